@@ -1,0 +1,394 @@
+/*
+ * conn.c: HTTP/1.1 connections in a worker.  See conn.h.
+ *
+ * A connection is a small state machine driven by its bufferevent's
+ * callbacks and one timer:
+ *
+ *	IDLE --bytes--> HEAD --head--> BODY --body--> route --> IDLE ...
+ *
+ * The timer is re-armed on every transition: keepalive_timeout while
+ * idle, header_timeout for the whole head (a slowloris client sending a
+ * byte now and then gains nothing), body_timeout for the body, and
+ * header_timeout again for flushing the last response before a close.
+ */
+#include "config.h"
+
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+/* Routing: a path and the handler of requests for it. */
+struct conn_route {
+	const char	*cr_path;
+	int		 cr_prefix;	/* match the path as a prefix */
+	unsigned	 cr_methods;	/* bit mask of enum http_method */
+	const char	*cr_allow;	/* Allow header for 405 */
+	void		(*cr_fn)(struct conn *, const struct http_request *,
+			    const char *body, size_t bodylen);
+};
+
+#define METHOD_BIT(m)	(1u << (m))
+
+static void	conn_read_cb(struct bufferevent *, void *);
+static void	conn_write_cb(struct bufferevent *, void *);
+static void	conn_event_cb(struct bufferevent *, short, void *);
+static void	conn_timer_cb(evutil_socket_t, short, void *);
+static void	conn_process(struct conn *);
+static void	route_healthz(struct conn *, const struct http_request *,
+		    const char *, size_t);
+
+static const struct conn_route conn_routes[] = {
+	{ "/healthz", 0, METHOD_BIT(HTTP_METHOD_GET) | METHOD_BIT(HTTP_METHOD_HEAD),
+	    "GET, HEAD", route_healthz },
+};
+
+static void
+conn_timer_set(struct conn *c, int64_t ms)
+{
+	struct timeval tv;
+
+	if (ms <= 0) {
+		evtimer_del(c->c_timer);
+		return;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(c->c_timer, &tv);
+}
+
+static void
+conn_set_state(struct conn *c, enum conn_state state)
+{
+	const struct conf *conf = c->c_worker->w_conf;
+
+	c->c_state = state;
+	switch (state) {
+	case CONN_IDLE:
+		http_parser_init(&c->c_parser);
+		conn_timer_set(c, conf->c_keepalive_timeout);
+		break;
+	case CONN_HEAD:
+	case CONN_CLOSING:
+		conn_timer_set(c, conf->c_header_timeout);
+		break;
+	case CONN_BODY:
+		conn_timer_set(c, conf->c_body_timeout);
+		break;
+	case CONN_BUSY:
+		conn_timer_set(c, 0);
+		break;
+	}
+}
+
+void
+conn_accept(struct worker *w, int fd, const struct sockaddr *sa, int socklen)
+{
+	struct conn *c;
+
+	(void)socklen;
+	c = xcalloc(1, sizeof(*c));
+	c->c_worker = w;
+	addr_format(sa, c->c_peer, sizeof(c->c_peer));
+	c->c_bev = bufferevent_socket_new(w->w_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (c->c_bev == NULL) {
+		log_warnx("%s: cannot create a bufferevent", c->c_peer);
+		close(fd);
+		free(c);
+		return;
+	}
+	c->c_timer = evtimer_new(w->w_base, conn_timer_cb, c);
+	if (c->c_timer == NULL) {
+		log_warnx("%s: cannot create a timer", c->c_peer);
+		bufferevent_free(c->c_bev);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
+	w->w_nconns++;
+	/*
+	 * Never hold more input than one complete request can take: the
+	 * largest head plus the largest body.  Beyond that the bufferevent
+	 * stops reading and TCP pushes back on the client.
+	 */
+	bufferevent_setwatermark(c->c_bev, EV_READ, 0,
+	    w->w_conf->c_max_header_size + w->w_conf->c_max_body_size + 1);
+	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
+	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
+	/* The first request gets header_timeout from the accept on. */
+	conn_set_state(c, CONN_IDLE);
+	conn_set_state(c, CONN_HEAD);
+	log_debug("%s: connected", c->c_peer);
+}
+
+void
+conn_close(struct conn *c)
+{
+	struct worker *w = c->c_worker;
+
+	log_debug("%s: closed after %zu requests", c->c_peer, c->c_nrequests);
+	TAILQ_REMOVE(&w->w_conns, c, c_entry);
+	event_free(c->c_timer);
+	bufferevent_free(c->c_bev);
+	free(c);
+	worker_conn_closed(w);
+}
+
+/* Close once the output has been written (or header_timeout passed). */
+static void
+conn_finish(struct conn *c)
+{
+	bufferevent_disable(c->c_bev, EV_READ);
+	conn_set_state(c, CONN_CLOSING);
+	if (evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0)
+		conn_close(c);
+}
+
+/* Refuse the current request with status and close the connection. */
+static void
+conn_error(struct conn *c, int status)
+{
+	const char	*reason = http_reason(status);
+	char		 body[128];
+	int		 n;
+
+	log_info("%s: request refused with %d %s", c->c_peer, status, reason);
+	n = snprintf(body, sizeof(body), "%d %s\n", status, reason);
+	http_response(bufferevent_get_output(c->c_bev), status,
+	    "text/plain; charset=utf-8", NULL, body, (size_t)n, 0);
+	conn_finish(c);
+}
+
+void
+conn_stop_all(struct worker *w)
+{
+	struct conn *c, *next;
+
+	/*
+	 * Idle connections are closed now; the others finish the request
+	 * in progress, answered with Connection: close (w_stopping).
+	 */
+	for (c = TAILQ_FIRST(&w->w_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, c_entry);
+		if (c->c_state == CONN_IDLE ||
+		    (c->c_state == CONN_HEAD &&
+		    evbuffer_get_length(bufferevent_get_input(c->c_bev)) == 0))
+			conn_close(c);
+	}
+}
+
+static void
+route_healthz(struct conn *c, const struct http_request *req,
+    const char *body, size_t bodylen)
+{
+	struct worker	*w = c->c_worker;
+	char		 json[256];
+	int		 n;
+
+	(void)body;
+	(void)bodylen;
+	n = snprintf(json, sizeof(json),
+	    "{\"pid\":%ld,\"slot\":%d,\"generation\":%u,\"connections\":%zu}",
+	    (long)getpid(), w->w_slot, w->w_generation, w->w_nconns);
+	if (req->hr_method == HTTP_METHOD_HEAD) {
+		http_response_head(bufferevent_get_output(c->c_bev), 200,
+		    "Content-Type: application/json\r\n", n, c->c_keepalive);
+		return;
+	}
+	http_response(bufferevent_get_output(c->c_bev), 200, "application/json",
+	    NULL, json, (size_t)n, c->c_keepalive);
+}
+
+static const struct conn_route *
+conn_route_find(const struct http_request *req)
+{
+	const struct conn_route	*r;
+	size_t			 i, len;
+
+	for (i = 0; i < sizeof(conn_routes) / sizeof(conn_routes[0]); i++) {
+		r = &conn_routes[i];
+		len = strlen(r->cr_path);
+		if (r->cr_prefix ? req->hr_path_len >= len &&
+		    memcmp(req->hr_path, r->cr_path, len) == 0 :
+		    req->hr_path_len == len &&
+		    memcmp(req->hr_path, r->cr_path, len) == 0)
+			return (r);
+	}
+	return (NULL);
+}
+
+/* Answer one complete request; its head and body are still in the input. */
+static void
+conn_dispatch(struct conn *c, const char *body, size_t bodylen)
+{
+	const struct http_request *req = &c->c_req;
+	const struct conn_route	*r;
+	struct evbuffer		*out = bufferevent_get_output(c->c_bev);
+	char			 allow[96];
+	static const char	 notfound[] = "404 Not Found\n";
+	static const char	 notallowed[] = "405 Method Not Allowed\n";
+
+	c->c_nrequests++;
+	c->c_keepalive = req->hr_keepalive && !c->c_worker->w_stopping &&
+	    c->c_nrequests < c->c_worker->w_conf->c_keepalive_requests &&
+	    c->c_worker->w_conf->c_keepalive_timeout > 0;
+
+	if ((r = conn_route_find(req)) == NULL) {
+		http_response(out, 404, "text/plain; charset=utf-8", NULL,
+		    notfound, sizeof(notfound) - 1, c->c_keepalive);
+		return;
+	}
+	if ((r->cr_methods & METHOD_BIT(req->hr_method)) == 0) {
+		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->cr_allow);
+		http_response(out, 405, "text/plain; charset=utf-8", allow,
+		    notallowed, sizeof(notallowed) - 1, c->c_keepalive);
+		return;
+	}
+	r->cr_fn(c, req, body, bodylen);
+}
+
+/*
+ * Parse and answer as many complete requests as the input holds, in
+ * order, while the output stays under CONN_OUTPUT_HIGH.
+ */
+static void
+conn_process(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->c_bev);
+	struct evbuffer		*out = bufferevent_get_output(c->c_bev);
+	const struct conf	*conf = c->c_worker->w_conf;
+	struct http_limits	 limits;
+	size_t			 avail, want, headlen;
+	unsigned char		*buf;
+	int			 n, status;
+
+	limits.hl_max_request_line = conf->c_max_request_line;
+	limits.hl_max_header_size = conf->c_max_header_size;
+	limits.hl_max_headers = conf->c_max_headers;
+	limits.hl_max_body_size = conf->c_max_body_size;
+
+	while (c->c_state == CONN_IDLE || c->c_state == CONN_HEAD ||
+	    c->c_state == CONN_BODY) {
+		if (evbuffer_get_length(out) > CONN_OUTPUT_HIGH)
+			return;	/* conn_write_cb resumes */
+		avail = evbuffer_get_length(in);
+		if (avail == 0)
+			return;
+		if (c->c_state == CONN_IDLE)
+			conn_set_state(c, CONN_HEAD);
+		if (c->c_state == CONN_HEAD) {
+			/* One byte past the limit is enough to know it is over. */
+			want = avail < conf->c_max_header_size + 1 ? avail :
+			    conf->c_max_header_size + 1;
+			buf = evbuffer_pullup(in, (ev_ssize_t)want);
+			n = http_parse_head(&c->c_parser, &limits, (char *)buf,
+			    want, &c->c_req, &status);
+			if (n == HTTP_PARSE_ERROR) {
+				conn_error(c, status);
+				return;
+			}
+			if (n == HTTP_PARSE_MORE)
+				return;
+			conn_set_state(c, CONN_BODY);
+		}
+		/* CONN_BODY: the head is parsed; wait for all of the body. */
+		headlen = c->c_req.hr_head_len;
+		want = headlen + (size_t)(c->c_req.hr_content_length > 0 ?
+		    c->c_req.hr_content_length : 0);
+		if (avail < want)
+			return;
+		buf = evbuffer_pullup(in, (ev_ssize_t)want);
+		/* hr_* point into the pulled-up input: reparse in place. */
+		http_parser_init(&c->c_parser);
+		if (http_parse_head(&c->c_parser, &limits, (char *)buf, headlen,
+		    &c->c_req, &status) <= 0) {
+			conn_error(c, 500);
+			return;
+		}
+		conn_dispatch(c, (char *)buf + headlen, want - headlen);
+		evbuffer_drain(in, want);
+		if (c->c_state == CONN_BUSY)
+			return;
+		if (!c->c_keepalive) {
+			conn_finish(c);
+			return;
+		}
+		conn_set_state(c, CONN_IDLE);
+	}
+}
+
+static void
+conn_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	conn_process(arg);
+}
+
+static void
+conn_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (c->c_state == CONN_CLOSING) {
+		conn_close(c);
+		return;
+	}
+	/* Output drained: pipelined requests may go on. */
+	conn_process(c);
+}
+
+static void
+conn_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	if (what & BEV_EVENT_ERROR)
+		log_debug("%s: %s", c->c_peer, strerror(EVUTIL_SOCKET_ERROR()));
+	/* EOF or error: nothing more can be read or written. */
+	conn_close(c);
+}
+
+static void
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)fd;
+	(void)what;
+	switch (c->c_state) {
+	case CONN_IDLE:
+		log_debug("%s: keep-alive timeout", c->c_peer);
+		conn_close(c);
+		break;
+	case CONN_HEAD:
+	case CONN_BODY:
+		log_info("%s: request timeout (%s)", c->c_peer,
+		    c->c_state == CONN_HEAD ? "head" : "body");
+		conn_error(c, 408);
+		break;
+	case CONN_CLOSING:
+		log_info("%s: client does not read its response", c->c_peer);
+		conn_close(c);
+		break;
+	case CONN_BUSY:
+		break;
+	}
+}

@@ -1,0 +1,78 @@
+/*
+ * main.c: raind, a real-time server for Socket.IO clients.
+ *
+ *	raind [-dnvV] [-f file] [-p port-file]
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "log.h"
+#include "master.h"
+
+#define RAIND_CONF_DEFAULT	RAIND_SYSCONFDIR "/raind.conf"
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: raind [-dnvV] [-f file] [-p port-file]\n");
+	exit(1);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct master_options	 opts = { RAIND_CONF_DEFAULT, NULL, 0, 0 };
+	struct conf		*conf;
+	char			 err[CONF_ERR_MAX];
+	int			 ch, check = 0, level;
+
+	while ((ch = getopt(argc, argv, "df:np:vV")) != -1) {
+		switch (ch) {
+		case 'd':
+			opts.mo_foreground = 1;
+			break;
+		case 'f':
+			opts.mo_conf_path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'p':
+			opts.mo_port_file = optarg;
+			break;
+		case 'v':
+			opts.mo_verbose++;
+			break;
+		case 'V':
+			printf("raind %s\n", PACKAGE_VERSION);
+			return (0);
+		default:
+			usage();
+		}
+	}
+	if (optind != argc)
+		usage();
+
+	/* Until the configuration says otherwise, errors go to stderr. */
+	log_init(1, opts.mo_verbose);
+	if ((conf = conf_load(opts.mo_conf_path, err, sizeof(err))) == NULL) {
+		fprintf(stderr, "%s\n", err);
+		return (1);
+	}
+	if (check) {
+		printf("configuration OK\n");
+		conf_free(conf);
+		return (0);
+	}
+
+	log_init(opts.mo_foreground, 0);
+	level = conf->c_log_level + opts.mo_verbose;
+	log_setlevel(level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level);
+	if (conf->c_log_file != NULL && log_setfile(conf->c_log_file) == -1)
+		fatal("cannot open log file %s", conf->c_log_file);
+	return (master_main(&opts, conf));
+}

@@ -1,0 +1,411 @@
+/*
+ * master.c: the master process.  See master.h.
+ */
+#include "config.h"
+
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "listener.h"
+#include "log.h"
+#include "master.h"
+#include "util.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+enum mw_state {
+	MW_RUNNING,	/* serving */
+	MW_WAITING,	/* dead, respawn at mw_respawn_at */
+	MW_STOPPING	/* told to stop, SIGKILL at mw_kill_at */
+};
+
+struct master_worker {
+	pid_t		 mw_pid;
+	int		 mw_slot;
+	unsigned	 mw_generation;
+	enum mw_state	 mw_state;
+	int64_t		 mw_started;	/* monotonic ms */
+	int		 mw_failures;	/* consecutive crashes at start */
+	int64_t		 mw_respawn_at;
+	int64_t		 mw_kill_at;
+};
+
+struct master {
+	const struct master_options *m_opts;
+	struct conf		*m_conf;
+	struct listener_set	*m_ls;
+	unsigned		 m_generation;
+	struct master_worker	*m_workers;	/* every generation */
+	size_t			 m_nworkers;
+	int			 m_stopping;
+	int			 m_pidfile_written;
+};
+
+static void
+master_write_ports(struct master *m)
+{
+	char *ports;
+
+	if (m->m_opts->mo_port_file == NULL)
+		return;
+	ports = listener_set_ports(m->m_ls);
+	if (file_write_atomic(m->m_opts->mo_port_file, ports, strlen(ports)) == -1)
+		log_warn("cannot write port file %s", m->m_opts->mo_port_file);
+	free(ports);
+}
+
+static void
+master_write_pidfile(struct master *m)
+{
+	char buf[32];
+	int n;
+
+	if (m->m_conf->c_pid_file == NULL)
+		return;
+	n = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
+	if (file_write_atomic(m->m_conf->c_pid_file, buf, (size_t)n) == -1)
+		fatal("cannot write pid file %s", m->m_conf->c_pid_file);
+	m->m_pidfile_written = 1;
+}
+
+static void
+master_remove_pidfile(struct master *m)
+{
+	if (m->m_pidfile_written && unlink(m->m_conf->c_pid_file) == -1)
+		log_warn("cannot remove pid file %s", m->m_conf->c_pid_file);
+	m->m_pidfile_written = 0;
+}
+
+/* Fork the worker of record mw.  Signals stay blocked across fork(). */
+static void
+master_spawn(struct master *m, struct master_worker *mw)
+{
+	struct worker_args	wa;
+	pid_t			pid, self = getpid();
+
+	switch (pid = fork()) {
+	case -1:
+		log_warn("fork for slot %d", mw->mw_slot);
+		mw->mw_state = MW_WAITING;
+		mw->mw_respawn_at = monotonic_ms() + MASTER_BACKOFF_MIN_MS;
+		return;
+	case 0:
+		wa.wa_conf = m->m_conf;
+		wa.wa_listeners = m->m_ls;
+		wa.wa_slot = mw->mw_slot;
+		wa.wa_generation = mw->mw_generation;
+		wa.wa_master = self;
+		worker_main(&wa);
+		/* NOTREACHED */
+	}
+	mw->mw_pid = pid;
+	mw->mw_state = MW_RUNNING;
+	mw->mw_started = monotonic_ms();
+	log_debug("started worker pid %ld slot %d generation %u", (long)pid,
+	    mw->mw_slot, mw->mw_generation);
+}
+
+/* Start a full generation of workers for the current configuration. */
+static void
+master_start_generation(struct master *m)
+{
+	struct master_worker	*mw;
+	int			 i, n = m->m_ls->ls_slots;
+
+	m->m_generation++;
+	m->m_workers = xreallocarray(m->m_workers, m->m_nworkers + (size_t)n,
+	    sizeof(*m->m_workers));
+	for (i = 0; i < n; i++) {
+		mw = &m->m_workers[m->m_nworkers++];
+		memset(mw, 0, sizeof(*mw));
+		mw->mw_slot = i;
+		mw->mw_generation = m->m_generation;
+		master_spawn(m, mw);
+	}
+	log_info("generation %u: %d workers", m->m_generation, n);
+}
+
+static void
+master_forget(struct master *m, size_t i)
+{
+	m->m_workers[i] = m->m_workers[--m->m_nworkers];
+}
+
+/* Ask the workers of older generations (or all, when all) to stop. */
+static void
+master_stop_workers(struct master *m, int all)
+{
+	struct master_worker	*mw;
+	size_t			 i;
+	int64_t			 deadline;
+
+	deadline = monotonic_ms() + m->m_conf->c_shutdown_timeout;
+	for (i = 0; i < m->m_nworkers; ) {
+		mw = &m->m_workers[i];
+		if (!all && mw->mw_generation == m->m_generation) {
+			i++;
+			continue;
+		}
+		if (mw->mw_state == MW_WAITING) {
+			/* Nothing runs in this slot: forget it. */
+			master_forget(m, i);
+			continue;
+		}
+		if (mw->mw_state == MW_RUNNING) {
+			kill(mw->mw_pid, SIGTERM);
+			mw->mw_state = MW_STOPPING;
+			mw->mw_kill_at = deadline;
+		}
+		i++;
+	}
+}
+
+static void
+master_log_death(const struct master_worker *mw, int status)
+{
+	if (WIFSIGNALED(status))
+		log_warnx("worker pid %ld slot %d generation %u killed by signal %d%s",
+		    (long)mw->mw_pid, mw->mw_slot, mw->mw_generation,
+		    WTERMSIG(status), WCOREDUMP(status) ? " (core dumped)" : "");
+	else
+		log_warnx("worker pid %ld slot %d generation %u exited with status %d",
+		    (long)mw->mw_pid, mw->mw_slot, mw->mw_generation,
+		    WEXITSTATUS(status));
+}
+
+/* Collect dead workers; schedule respawns for the current generation. */
+static void
+master_reap(struct master *m)
+{
+	struct master_worker	*mw;
+	pid_t			 pid;
+	int			 status;
+	size_t			 i;
+	int64_t			 now, delay;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (i = 0; i < m->m_nworkers; i++)
+			if (m->m_workers[i].mw_pid == pid)
+				break;
+		if (i == m->m_nworkers)
+			continue;
+		mw = &m->m_workers[i];
+		if (mw->mw_state == MW_STOPPING) {
+			log_debug("worker pid %ld slot %d generation %u stopped",
+			    (long)pid, mw->mw_slot, mw->mw_generation);
+			master_forget(m, i);
+			continue;
+		}
+		master_log_death(mw, status);
+		now = monotonic_ms();
+		if (now - mw->mw_started < MASTER_STARTUP_GRACE_MS)
+			mw->mw_failures++;
+		else
+			mw->mw_failures = 0;
+		/*
+		 * The first crash is answered at once; a worker that keeps
+		 * dying at start waits 250 ms, 500 ms, ... up to 30 s.
+		 */
+		delay = 0;
+		if (mw->mw_failures > 1) {
+			delay = MASTER_BACKOFF_MIN_MS;
+			for (int k = 2; k < mw->mw_failures &&
+			    delay < MASTER_BACKOFF_MAX_MS; k++)
+				delay *= 2;
+			if (delay > MASTER_BACKOFF_MAX_MS)
+				delay = MASTER_BACKOFF_MAX_MS;
+			log_warnx("slot %d crashed %d times at start: respawn in %lld ms",
+			    mw->mw_slot, mw->mw_failures, (long long)delay);
+		}
+		mw->mw_pid = 0;
+		mw->mw_state = MW_WAITING;
+		mw->mw_respawn_at = now + delay;
+	}
+}
+
+/* Respawn due workers, kill overdue ones; return ms until the next timer. */
+static int64_t
+master_timers(struct master *m)
+{
+	struct master_worker	*mw;
+	size_t			 i;
+	int64_t			 now = monotonic_ms(), next = -1, at;
+
+	for (i = 0; i < m->m_nworkers; i++) {
+		mw = &m->m_workers[i];
+		at = -1;
+		if (mw->mw_state == MW_WAITING && !m->m_stopping) {
+			if (mw->mw_respawn_at <= now)
+				master_spawn(m, mw);
+			if (mw->mw_state == MW_WAITING)
+				at = mw->mw_respawn_at;
+		} else if (mw->mw_state == MW_STOPPING && mw->mw_pid > 0) {
+			if (mw->mw_kill_at <= now) {
+				log_warnx("worker pid %ld slot %d did not stop in time: killed",
+				    (long)mw->mw_pid, mw->mw_slot);
+				kill(mw->mw_pid, SIGKILL);
+				/* Look again soon in case SIGKILL is slow to land. */
+				mw->mw_kill_at = now + 1000;
+			}
+			at = mw->mw_kill_at;
+		}
+		if (at != -1 && (next == -1 || at < next))
+			next = at;
+	}
+	return (next == -1 ? -1 : (next > now ? next - now : 0));
+}
+
+/*
+ * SIGHUP: load and check the new configuration; on success open the new
+ * listeners, start a new generation and retire the old one.  On failure
+ * the running workers are not touched.
+ */
+static void
+master_reload(struct master *m)
+{
+	struct conf		*conf;
+	struct listener_set	*ls;
+	char			 err[CONF_ERR_MAX];
+
+	log_info("reloading %s", m->m_opts->mo_conf_path);
+	if ((conf = conf_load(m->m_opts->mo_conf_path, err, sizeof(err))) == NULL) {
+		log_errorx("reload failed: %s", err);
+		return;
+	}
+	ls = listener_set_open(conf, conf_workers(conf), m->m_ls, err, sizeof(err));
+	if (ls == NULL) {
+		log_errorx("reload failed: %s", err);
+		conf_free(conf);
+		return;
+	}
+	if (conf->c_log_file != NULL && log_setfile(conf->c_log_file) == -1)
+		log_warn("cannot open log file %s", conf->c_log_file);
+	log_setlevel(conf->c_log_level + m->m_opts->mo_verbose > LOG_LEVEL_DEBUG ?
+	    LOG_LEVEL_DEBUG : conf->c_log_level + m->m_opts->mo_verbose);
+
+	/*
+	 * The old generation's workers hold their own copies of what they
+	 * use (they were forked from it), so the old configuration and
+	 * listeners can go now; sockets shared with the new set stay open.
+	 */
+	listener_set_free(m->m_ls);
+	m->m_ls = ls;
+	if (m->m_pidfile_written && (conf->c_pid_file == NULL ||
+	    strcmp(conf->c_pid_file, m->m_conf->c_pid_file) != 0))
+		master_remove_pidfile(m);
+	conf_free(m->m_conf);
+	m->m_conf = conf;
+	if (!m->m_pidfile_written)
+		master_write_pidfile(m);
+	master_write_ports(m);
+	master_start_generation(m);
+	master_stop_workers(m, 0);
+}
+
+static void
+master_forward(struct master *m, int sig)
+{
+	size_t i;
+
+	for (i = 0; i < m->m_nworkers; i++)
+		if (m->m_workers[i].mw_pid > 0)
+			kill(m->m_workers[i].mw_pid, sig);
+}
+
+int
+master_main(const struct master_options *opts, struct conf *conf)
+{
+	struct master	 m;
+	sigset_t	 set;
+	siginfo_t	 info;
+	struct timespec	 ts;
+	char		 err[CONF_ERR_MAX];
+	int64_t		 wait;
+	int		 sig;
+
+	memset(&m, 0, sizeof(m));
+	m.m_opts = opts;
+	m.m_conf = conf;
+	log_settag("master");
+
+	/*
+	 * Every signal stays blocked in the master, which takes them one at
+	 * a time with sigtimedwait; workers inherit the mask across fork and
+	 * unblock once their own handlers are installed.
+	 */
+	signal(SIGPIPE, SIG_IGN);
+	sigfillset(&set);
+	sigdelset(&set, SIGSEGV);
+	sigdelset(&set, SIGBUS);
+	sigdelset(&set, SIGFPE);
+	sigdelset(&set, SIGILL);
+	sigdelset(&set, SIGABRT);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+
+	m.m_ls = listener_set_open(conf, conf_workers(conf), NULL, err, sizeof(err));
+	if (m.m_ls == NULL)
+		fatalx("%s", err);
+	if (!opts->mo_foreground && daemon(0, 0) == -1)
+		fatal("daemon");
+	master_write_pidfile(&m);
+	master_write_ports(&m);
+	master_start_generation(&m);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGUSR1);
+	for (;;) {
+		wait = master_timers(&m);
+		if (m.m_stopping && m.m_nworkers == 0)
+			break;
+		if (wait == -1)
+			wait = 60 * 1000;
+		ts.tv_sec = wait / 1000;
+		ts.tv_nsec = (wait % 1000) * 1000000;
+		sig = sigtimedwait(&set, &info, &ts);
+		if (sig == -1) {
+			if (errno != EAGAIN && errno != EINTR)
+				fatal("sigtimedwait");
+			continue;
+		}
+		switch (sig) {
+		case SIGCHLD:
+			master_reap(&m);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			if (!m.m_stopping)
+				log_info("%s: stopping", sig == SIGTERM ?
+				    "SIGTERM" : "SIGINT");
+			m.m_stopping = 1;
+			master_stop_workers(&m, 1);
+			break;
+		case SIGHUP:
+			if (!m.m_stopping)
+				master_reload(&m);
+			break;
+		case SIGUSR1:
+			log_reopen();
+			master_forward(&m, SIGUSR1);
+			break;
+		}
+	}
+	log_info("stopped");
+	master_remove_pidfile(&m);
+	listener_set_free(m.m_ls);
+	free(m.m_workers);
+	conf_free(m.m_conf);
+	return (0);
+}

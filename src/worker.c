@@ -1,0 +1,267 @@
+/*
+ * worker.c: a worker process.  See worker.h.
+ */
+#include "config.h"
+
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "conf.h"
+#include "conn.h"
+#include "listener.h"
+#include "log.h"
+#include "worker.h"
+#include "xmalloc.h"
+
+static void	worker_accept_cb(struct evconnlistener *, evutil_socket_t,
+		    struct sockaddr *, int, void *);
+static void	worker_accept_error_cb(struct evconnlistener *, void *);
+
+static void
+worker_accept_set(struct worker *w, int on)
+{
+	size_t i;
+
+	if (w->w_accepting == on)
+		return;
+	w->w_accepting = on;
+	for (i = 0; i < w->w_nlisteners; i++) {
+		if (on)
+			evconnlistener_enable(w->w_listeners[i]);
+		else
+			evconnlistener_disable(w->w_listeners[i]);
+	}
+}
+
+/* Accept again unless stopping, at the connection limit, or waiting after EMFILE. */
+static void
+worker_accept_update(struct worker *w)
+{
+	int on;
+
+	on = !w->w_stopping && w->w_nconns < w->w_conf->c_max_connections &&
+	    !evtimer_pending(w->w_accept_retry, NULL);
+	worker_accept_set(w, on);
+}
+
+static void
+worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
+    struct sockaddr *sa, int socklen, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)l;
+	conn_accept(w, fd, sa, socklen);
+	if (w->w_nconns >= w->w_conf->c_max_connections) {
+		log_warnx("max_connections (%zu) reached: accept paused",
+		    w->w_conf->c_max_connections);
+		worker_accept_update(w);
+	}
+}
+
+static void
+worker_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	worker_accept_update(arg);
+}
+
+/*
+ * accept(2) failed.  Out of descriptors (EMFILE, ENFILE) or memory would
+ * otherwise wake us in a busy loop with the connection still queued, so
+ * accepting pauses for a moment; other errors concern one connection.
+ */
+static void
+worker_accept_error_cb(struct evconnlistener *l, void *arg)
+{
+	struct worker	*w = arg;
+	int		 err = EVUTIL_SOCKET_ERROR();
+	struct timeval	 tv = { 0, WORKER_ACCEPT_RETRY_MS * 1000 };
+
+	(void)l;
+	switch (err) {
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		log_warnx("accept: %s: paused for %d ms", strerror(err),
+		    WORKER_ACCEPT_RETRY_MS);
+		evtimer_add(w->w_accept_retry, &tv);
+		worker_accept_update(w);
+		break;
+	default:
+		log_debug("accept: %s", strerror(err));
+		break;
+	}
+}
+
+void
+worker_conn_closed(struct worker *w)
+{
+	w->w_nconns--;
+	if (w->w_stopping) {
+		if (w->w_nconns == 0)
+			event_base_loopexit(w->w_base, NULL);
+		return;
+	}
+	worker_accept_update(w);
+}
+
+static void
+worker_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	log_info("shutdown_timeout: closing %zu connections", w->w_nconns);
+	event_base_loopexit(w->w_base, NULL);
+}
+
+/* Graceful stop: no new connections, finish the open ones, then exit. */
+static void
+worker_stop(struct worker *w)
+{
+	struct timeval	tv;
+	int64_t		ms = w->w_conf->c_shutdown_timeout;
+
+	if (w->w_stopping)
+		return;
+	w->w_stopping = 1;
+	log_info("stopping, %zu connections open", w->w_nconns);
+	worker_accept_set(w, 0);
+	conn_stop_all(w);
+	if (w->w_nconns == 0) {
+		event_base_loopexit(w->w_base, NULL);
+		return;
+	}
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	evtimer_add(w->w_stop_timer, &tv);
+}
+
+static void
+worker_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)what;
+	switch (sig) {
+	case SIGTERM:
+	case SIGINT:
+		worker_stop(w);
+		break;
+	case SIGUSR1:
+		log_reopen();
+		break;
+	case SIGHUP:
+		/* The master reloads; workers are replaced, not reloaded. */
+		break;
+	}
+}
+
+/* Drop root for the configured user, after the sockets are bound. */
+static void
+worker_drop_privileges(const struct conf *conf)
+{
+	struct passwd *pw;
+
+	if (conf->c_user == NULL || geteuid() != 0)
+		return;
+	if ((pw = getpwnam(conf->c_user)) == NULL)
+		fatalx("unknown user %s", conf->c_user);
+	if (setgroups(1, &pw->pw_gid) == -1 ||
+	    setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) == -1 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) == -1)
+		fatal("cannot drop privileges to %s", conf->c_user);
+}
+
+static void
+worker_listen(struct worker *w, struct listener_set *ls, int slot)
+{
+	struct evconnlistener	*el;
+	size_t			 i;
+	int			 j;
+
+	w->w_listeners = xcalloc(ls->ls_count, sizeof(*w->w_listeners));
+	for (i = 0; i < ls->ls_count; i++) {
+		/* Other slots' sockets are none of this worker's business. */
+		for (j = 0; j < ls->ls_list[i].l_nfds; j++)
+			if (j != slot)
+				close(ls->ls_list[i].l_fds[j]);
+		el = evconnlistener_new(w->w_base, worker_accept_cb, w,
+		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+		    ls->ls_list[i].l_fds[slot]);
+		if (el == NULL)
+			fatalx("cannot listen on %s", ls->ls_list[i].l_name);
+		evconnlistener_set_error_cb(el, worker_accept_error_cb);
+		w->w_listeners[w->w_nlisteners++] = el;
+	}
+	w->w_accepting = 1;
+}
+
+void
+worker_main(const struct worker_args *wa)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
+	struct worker	 w;
+	char		 tag[32];
+	sigset_t	 set;
+	size_t		 i;
+
+	snprintf(tag, sizeof(tag), "worker %d", wa->wa_slot);
+	log_settag(tag);
+	/* The master may die without a word (SIGKILL): follow it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		log_warn("prctl");
+
+	memset(&w, 0, sizeof(w));
+	TAILQ_INIT(&w.w_conns);
+	w.w_conf = wa->wa_conf;
+	w.w_slot = wa->wa_slot;
+	w.w_generation = wa->wa_generation;
+	if ((w.w_base = event_base_new()) == NULL)
+		fatalx("cannot create an event base");
+	w.w_accept_retry = evtimer_new(w.w_base, worker_accept_retry_cb, &w);
+	w.w_stop_timer = evtimer_new(w.w_base, worker_stop_timer_cb, &w);
+	if (w.w_accept_retry == NULL || w.w_stop_timer == NULL)
+		fatalx("cannot create timers");
+
+	worker_listen(&w, wa->wa_listeners, wa->wa_slot);
+	worker_drop_privileges(w.w_conf);
+
+	w.w_signals = xcalloc(sizeof(signals) / sizeof(signals[0]),
+	    sizeof(*w.w_signals));
+	for (i = 0; i < sizeof(signals) / sizeof(signals[0]); i++) {
+		w.w_signals[i] = evsignal_new(w.w_base, signals[i],
+		    worker_signal_cb, &w);
+		if (w.w_signals[i] == NULL || evsignal_add(w.w_signals[i], NULL) == -1)
+			fatalx("cannot handle signal %d", signals[i]);
+		w.w_nsignals++;
+	}
+	/* The master blocked every signal across fork(); handlers are in place now. */
+	sigemptyset(&set);
+	sigprocmask(SIG_SETMASK, &set, NULL);
+	if (getppid() != wa->wa_master)
+		exit(0);	/* the master died before PR_SET_PDEATHSIG took */
+
+	log_debug("started, generation %u", w.w_generation);
+	if (event_base_dispatch(w.w_base) == -1)
+		fatalx("event loop failed");
+	log_debug("exiting with %zu connections open", w.w_nconns);
+	exit(0);
+}

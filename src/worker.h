@@ -1,0 +1,60 @@
+/*
+ * worker.h: a worker process.
+ *
+ * A worker owns one event_base, made after the fork, and serves the
+ * connections the kernel hands to its slot's listening sockets.  It never
+ * talks to the master except through signals and its exit status.
+ */
+#ifndef RAIND_WORKER_H
+#define RAIND_WORKER_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf;
+struct conn;
+struct event;
+struct event_base;
+struct evconnlistener;
+struct listener_set;
+
+/* How long accept stays paused after EMFILE/ENFILE before retrying. */
+#define WORKER_ACCEPT_RETRY_MS	100
+
+TAILQ_HEAD(conn_list, conn);
+
+struct worker {
+	struct event_base	 *w_base;
+	const struct conf	 *w_conf;
+	int			  w_slot;
+	unsigned		  w_generation;
+	struct evconnlistener	**w_listeners;
+	size_t			  w_nlisteners;
+	int			  w_accepting;	/* listeners enabled */
+	struct event		 *w_accept_retry;	/* after EMFILE */
+	struct conn_list	  w_conns;
+	size_t			  w_nconns;
+	int			  w_stopping;	/* graceful stop under way */
+	struct event		 *w_stop_timer;	/* hard deadline */
+	struct event		**w_signals;
+	size_t			  w_nsignals;
+};
+
+struct worker_args {
+	const struct conf	*wa_conf;
+	struct listener_set	*wa_listeners;
+	int			 wa_slot;
+	unsigned		 wa_generation;
+	pid_t			 wa_master;	/* to notice its death */
+};
+
+/* Run a worker in the child after fork; never returns. */
+void	worker_main(const struct worker_args *) __attribute__((noreturn));
+
+/* A connection closed: update the count and resume or finish as needed. */
+void	worker_conn_closed(struct worker *);
+
+#endif

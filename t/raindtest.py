@@ -1,0 +1,188 @@
+"""raindtest: start the real raind for integration tests.
+
+Each test gets a private directory holding its configuration, pid file,
+port file and log.  raind listens on port 0; the bound ports are read
+back from the port file, and readiness is found by polling /healthz, never
+by sleeping for a fixed time.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+RAIND = os.environ.get("RAIND") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "src", "raind")
+SKIP = 77  # automake's "skipped" exit status
+
+failures = 0
+
+
+def check(cond, what):
+    """Record one assertion; the test fails at the end if any failed."""
+    global failures
+    if cond:
+        print("ok - " + what)
+    else:
+        failures += 1
+        print("FAIL - " + what)
+    sys.stdout.flush()
+
+
+def done():
+    print("%d failure(s)" % failures)
+    sys.exit(1 if failures else 0)
+
+
+def wait_until(pred, timeout=10.0, what="condition"):
+    """Poll pred() every 20 ms until true or timeout; returns its value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError("timed out waiting for " + what)
+        time.sleep(0.02)
+
+
+def http_request(port, raw, host="127.0.0.1", timeout=5.0):
+    """Send raw bytes, read until the server closes; returns the bytes."""
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.sendall(raw)
+        chunks = []
+        while True:
+            try:
+                b = s.recv(65536)
+            except (ConnectionResetError, socket.timeout):
+                break
+            if not b:
+                break
+            chunks.append(b)
+        return b"".join(chunks)
+
+
+def parse_response(data):
+    """Split one response: (status, headers dict lower-case, body, rest)."""
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    n = int(headers.get("content-length", "0"))
+    return status, headers, rest[:n], rest[n:]
+
+
+def get(port, path, host="127.0.0.1", extra="", timeout=5.0):
+    raw = ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n"
+           % (path, extra)).encode()
+    r = parse_response(http_request(port, raw, host, timeout))
+    return r
+
+
+class Raind:
+    """One raind master with its own directory and configuration."""
+
+    def __init__(self, conf="", workers=3, listen=("127.0.0.1:0",)):
+        self.dir = tempfile.mkdtemp(prefix="raindtest.")
+        self.conf_path = os.path.join(self.dir, "raind.conf")
+        self.pid_file = os.path.join(self.dir, "raind.pid")
+        self.port_file = os.path.join(self.dir, "ports")
+        self.log_path = os.path.join(self.dir, "raind.log")
+        self.proc = None
+        self.write_conf(conf, workers, listen)
+
+    def write_conf(self, conf="", workers=3, listen=("127.0.0.1:0",)):
+        text = "".join("listen %s\n" % l for l in listen)
+        text += "workers %s\npid_file %s\nlog_level debug\n" % (
+            workers, self.pid_file)
+        text += "shutdown_timeout 5s\n" + conf
+        with open(self.conf_path, "w") as f:
+            f.write(text)
+
+    def start(self):
+        if os.path.exists(self.port_file):
+            os.unlink(self.port_file)
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [RAIND, "-d", "-f", self.conf_path, "-p", self.port_file],
+            stdout=self.log, stderr=subprocess.STDOUT)
+        self.ports = wait_until(self.read_ports, 10, "port file")
+        self.port = self.ports[0][1]
+        wait_until(lambda: self.healthz() is not None, 10, "/healthz")
+        return self
+
+    def read_ports(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("raind exited with %d:\n%s" %
+                               (self.proc.returncode, self.logtext()))
+        try:
+            with open(self.port_file) as f:
+                lines = [l.strip() for l in f if l.strip()]
+        except FileNotFoundError:
+            return None
+        out = []
+        for l in lines:
+            host, _, port = l.rpartition(":")
+            out.append((host.strip("[]"), int(port)))
+        return out or None
+
+    def healthz(self, port=None):
+        """The JSON of one /healthz answer, or None when not answering."""
+        import json
+        try:
+            r = get(port or self.port, "/healthz", timeout=2)
+        except OSError:
+            return None
+        if r is None or r[0] != 200:
+            return None
+        return json.loads(r[2])
+
+    def worker_pids(self):
+        """The pids of the master's children, from /proc."""
+        out = []
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.proc.pid and fields[0] != "Z":
+                out.append(int(d))
+        return sorted(out)
+
+    def logtext(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=15):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def cleanup(self):
+        self.stop()
+        if failures:
+            sys.stdout.write("--- raind log ---\n" + self.logtext()[-20000:])
+        shutil.rmtree(self.dir, ignore_errors=True)
