@@ -50,6 +50,7 @@
 
 #define CONF_REQUESTS_MAX	1000000	/* keepalive_requests */
 #define CONF_CONNECTIONS_MAX	1000000	/* max_connections per worker */
+#define CONF_THREADS_MAX	64	/* handler_threads */
 
 #define nitems(a)		(sizeof(a) / sizeof((a)[0]))
 /* Setters share one signature; not every one needs every argument. */
@@ -68,6 +69,7 @@ enum conf_type {
 
 #define CONF_F_MULTI	0x01	/* may be repeated */
 #define CONF_F_NONE	0x02	/* "none" leaves a string or path NULL */
+#define CONF_F_PATHS	0x04	/* strings: each made absolute like a path */
 
 struct conf_parser;
 struct conf_directive;
@@ -107,6 +109,8 @@ static int	conf_set_log_level(struct conf_parser *,
 static int	conf_check_user(struct conf_parser *,
 		    const struct conf_directive *, void *);
 static void	conf_free_listen(struct conf *);
+static int	conf_check_eio_path(struct conf_parser *,
+		    const struct conf_directive *, void *);
 
 #define CONF_FIELD(f)							\
 	.cd_off = offsetof(struct conf, f),				\
@@ -157,6 +161,32 @@ static const struct conf_directive conf_directives[] = {
 	    1, CONF_REQUESTS_MAX, "1000"),
 	CONF_ROW("max_connections", CONF_T_COUNT, c_max_connections,
 	    1, CONF_CONNECTIONS_MAX, "10000"),
+
+	/* Components and handlers. */
+	{ .cd_name = "components", .cd_type = CONF_T_STRINGS,
+	  .cd_flags = CONF_F_MULTI | CONF_F_PATHS, CONF_FIELD(c_components) },
+	CONF_ROW("handler_timeout", CONF_T_DURATION, c_handler_timeout,
+	    100, MS_HOUR, "30s"),
+	CONF_ROW("handler_threads", CONF_T_COUNT, c_handler_threads,
+	    1, CONF_THREADS_MAX, "4"),
+
+	/* Engine.IO and Socket.IO. */
+	{ .cd_name = "path", .cd_type = CONF_T_STRING, CONF_FIELD(c_eio_path),
+	  .cd_default = "/socket.io/", .cd_check = conf_check_eio_path },
+	CONF_ROW("ping_interval", CONF_T_DURATION, c_ping_interval,
+	    100, MS_HOUR, "25s"),
+	CONF_ROW("ping_timeout", CONF_T_DURATION, c_ping_timeout,
+	    100, MS_HOUR, "20s"),
+	CONF_ROW("upgrade_timeout", CONF_T_DURATION, c_upgrade_timeout,
+	    100, MS_HOUR, "10s"),
+	CONF_ROW("max_payload", CONF_T_SIZE, c_max_payload,
+	    KILOBYTE, 64 * MEGABYTE, "1m"),
+	CONF_ROW("max_send_queue", CONF_T_SIZE, c_max_send_queue,
+	    64 * KILOBYTE, GIGABYTE, "16m"),
+	{ .cd_name = "allowed_origins", .cd_type = CONF_T_STRINGS,
+	  .cd_flags = CONF_F_MULTI, CONF_FIELD(c_allowed_origins) },
+	{ .cd_name = "client_script", .cd_type = CONF_T_PATH,
+	  .cd_flags = CONF_F_NONE, CONF_FIELD(c_client_script) },
 };
 
 /* Where a directive was first seen, for defaults and duplicates. */
@@ -850,6 +880,34 @@ conf_check_user(struct conf_parser *p,
 	return (0);
 }
 
+/*
+ * The Engine.IO endpoint is a path prefix; like the Node server, store
+ * it with a trailing slash so "/socket.io" and "/socket.io/" are one.
+ */
+static int
+conf_check_eio_path(struct conf_parser *p,
+    const struct conf_directive *d UNUSED, void *field)
+{
+	char	**sp = field, *s = *sp, shown[CONF_SHOW_BUF];
+	size_t	  len = strlen(s), i;
+
+	if (s[0] != '/')
+		return (conf_error(p, "path \"%s\" must start with /",
+		    conf_show(shown, s)));
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] == '?' || s[i] == '#' || s[i] == 0x7f)
+			return (conf_error(p, "path \"%s\" has a character "
+			    "not allowed in a URL path", conf_show(shown, s)));
+	if (s[len - 1] != '/') {
+		*sp = xmalloc(len + 2);
+		memcpy(*sp, s, len);
+		(*sp)[len] = '/';
+		(*sp)[len + 1] = '\0';
+		free(s);
+	}
+	return (0);
+}
+
 /* Store a value of a generic type. */
 static int
 conf_set_typed(struct conf_parser *p, const struct conf_directive *d,
@@ -857,7 +915,7 @@ conf_set_typed(struct conf_parser *p, const struct conf_directive *d,
 {
 	char		 shown[CONF_SHOW_BUF];
 	const char	*why;
-	char		**sp = field;
+	char		**sp = field, *path;
 	int64_t		 ms;
 	size_t		 size, i;
 	uint64_t	 n;
@@ -913,7 +971,13 @@ conf_set_typed(struct conf_parser *p, const struct conf_directive *d,
 			    CONF_LIST_MAX)
 				return (conf_error(p, "too many values for %s "
 				    "(max %d)", d->cd_name, CONF_LIST_MAX));
-			conf_strings_add(field, argv[i]);
+			if (d->cd_flags & CONF_F_PATHS) {
+				if (conf_path(p, argv[i], 0, &path) == -1)
+					return (-1);
+				conf_strings_add(field, path);
+				free(path);
+			} else
+				conf_strings_add(field, argv[i]);
 		}
 		break;
 	case CONF_T_CUSTOM:

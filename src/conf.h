@@ -77,6 +77,21 @@ struct conf {
 	int64_t			 c_keepalive_timeout;	/* ms: idle between requests */
 	size_t			 c_keepalive_requests;	/* per connection */
 	size_t			 c_max_connections;	/* per worker */
+
+	/* Components and their handlers (component.h, nsp.h). */
+	struct conf_strings	 c_components;	/* directories, absolute */
+	int64_t			 c_handler_timeout;	/* ms a deferral may last */
+	size_t			 c_handler_threads;	/* handler thread pool */
+
+	/* Engine.IO and Socket.IO (eio.h, ws.h). */
+	char			*c_eio_path;	/* "/socket.io/", with both slashes */
+	int64_t			 c_ping_interval;	/* ms */
+	int64_t			 c_ping_timeout;	/* ms */
+	int64_t			 c_upgrade_timeout;	/* ms */
+	size_t			 c_max_payload;	/* bytes of a message or POST */
+	size_t			 c_max_send_queue;	/* bytes queued per client */
+	struct conf_strings	 c_allowed_origins;	/* empty: same origin */
+	char			*c_client_script;	/* socket.io.min.js, or NULL */
 };
 
 /*

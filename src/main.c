@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "component.h"
 #include "conf.h"
 #include "log.h"
 #include "master.h"
@@ -27,6 +28,7 @@ main(int argc, char *argv[])
 {
 	struct master_options	 opts = { RAIND_CONF_DEFAULT, NULL, 0, 0 };
 	struct conf		*conf;
+	struct component_set	*set;
 	char			 err[CONF_ERR_MAX];
 	int			 ch, check = 0, level;
 
@@ -63,8 +65,18 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", err);
 		return (1);
 	}
+	set = component_discover((const char *const *)conf->c_components.cs_v,
+	    conf->c_components.cs_n, err, sizeof(err));
+	if (set == NULL) {
+		fprintf(stderr, "%s\n", err);
+		conf_free(conf);
+		return (1);
+	}
 	if (check) {
+		if (opts.mo_verbose)
+			component_set_print(set, stdout, opts.mo_verbose);
 		printf("configuration OK\n");
+		component_set_free(set);
 		conf_free(conf);
 		return (0);
 	}
@@ -74,5 +86,5 @@ main(int argc, char *argv[])
 	log_setlevel(level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level);
 	if (conf->c_log_file != NULL && log_setfile(conf->c_log_file) == -1)
 		fatal("cannot open log file %s", conf->c_log_file);
-	return (master_main(&opts, conf));
+	return (master_main(&opts, conf, set));
 }

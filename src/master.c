@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "component.h"
 #include "conf.h"
 #include "listener.h"
 #include "log.h"
@@ -42,6 +43,7 @@ struct master_worker {
 struct master {
 	const struct master_options *m_opts;
 	struct conf		*m_conf;
+	struct component_set	*m_components;
 	struct listener_set	*m_ls;
 	unsigned		 m_generation;
 	struct master_worker	*m_workers;	/* every generation */
@@ -101,6 +103,7 @@ master_spawn(struct master *m, struct master_worker *mw)
 	case 0:
 		wa.wa_conf = m->m_conf;
 		wa.wa_listeners = m->m_ls;
+		wa.wa_components = m->m_components;
 		wa.wa_slot = mw->mw_slot;
 		wa.wa_generation = mw->mw_generation;
 		wa.wa_master = self;
@@ -273,6 +276,7 @@ static void
 master_reload(struct master *m)
 {
 	struct conf		*conf;
+	struct component_set	*set;
 	struct listener_set	*ls;
 	char			 err[CONF_ERR_MAX];
 
@@ -281,12 +285,23 @@ master_reload(struct master *m)
 		log_errorx("reload failed: %s", err);
 		return;
 	}
-	ls = listener_set_open(conf, conf_workers(conf), m->m_ls, err, sizeof(err));
-	if (ls == NULL) {
+	set = component_discover((const char *const *)conf->c_components.cs_v,
+	    conf->c_components.cs_n, err, sizeof(err));
+	if (set == NULL) {
 		log_errorx("reload failed: %s", err);
 		conf_free(conf);
 		return;
 	}
+	ls = listener_set_open(conf, conf_workers(conf), m->m_ls, err, sizeof(err));
+	if (ls == NULL) {
+		log_errorx("reload failed: %s", err);
+		component_set_free(set);
+		conf_free(conf);
+		return;
+	}
+	/* The new set holds its own references to modules both share. */
+	component_set_free(m->m_components);
+	m->m_components = set;
 	if (conf->c_log_file != NULL && log_setfile(conf->c_log_file) == -1)
 		log_warn("cannot open log file %s", conf->c_log_file);
 	log_setlevel(conf->c_log_level + m->m_opts->mo_verbose > LOG_LEVEL_DEBUG ?
@@ -322,7 +337,8 @@ master_forward(struct master *m, int sig)
 }
 
 int
-master_main(const struct master_options *opts, struct conf *conf)
+master_main(const struct master_options *opts, struct conf *conf,
+    struct component_set *components)
 {
 	struct master	 m;
 	sigset_t	 set;
@@ -335,6 +351,7 @@ master_main(const struct master_options *opts, struct conf *conf)
 	memset(&m, 0, sizeof(m));
 	m.m_opts = opts;
 	m.m_conf = conf;
+	m.m_components = components;
 	log_settag("master");
 
 	/*
@@ -406,6 +423,7 @@ master_main(const struct master_options *opts, struct conf *conf)
 	master_remove_pidfile(&m);
 	listener_set_free(m.m_ls);
 	free(m.m_workers);
+	component_set_free(m.m_components);
 	conf_free(m.m_conf);
 	return (0);
 }

@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+struct component_set;
 struct conf;
 
 /* A worker that dies sooner than this after its start has crashed at start. */
@@ -30,7 +31,11 @@ struct master_options {
 	int		 mo_verbose;
 };
 
-/* Run the master with a checked configuration (which it takes over); returns the exit status. */
-int	master_main(const struct master_options *, struct conf *);
+/*
+ * Run the master with a checked configuration and its discovered
+ * components (both taken over); returns the exit status.
+ */
+int	master_main(const struct master_options *, struct conf *,
+	    struct component_set *);
 
 #endif

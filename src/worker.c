@@ -23,6 +23,7 @@
 #include "conn.h"
 #include "listener.h"
 #include "log.h"
+#include "nsp.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -219,6 +220,7 @@ worker_main(const struct worker_args *wa)
 {
 	static const int signals[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
 	struct worker	 w;
+	struct nsp_settings ns;
 	char		 tag[32];
 	sigset_t	 set;
 	size_t		 i;
@@ -240,6 +242,13 @@ worker_main(const struct worker_args *wa)
 	w.w_stop_timer = evtimer_new(w.w_base, worker_stop_timer_cb, &w);
 	if (w.w_accept_retry == NULL || w.w_stop_timer == NULL)
 		fatalx("cannot create timers");
+
+	nsp_settings_default(&ns);
+	ns.ns_handler_timeout = w.w_conf->c_handler_timeout;
+	ns.ns_threads = (int)w.w_conf->c_handler_threads;
+	w.w_nsp = nsp_registry_new(w.w_base, wa->wa_components, &ns);
+	if (w.w_nsp == NULL)
+		fatalx("cannot set up the namespaces");
 
 	worker_listen(&w, wa->wa_listeners, wa->wa_slot);
 	worker_drop_privileges(w.w_conf);

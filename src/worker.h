@@ -14,12 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct component_set;
 struct conf;
 struct conn;
 struct event;
 struct event_base;
 struct evconnlistener;
 struct listener_set;
+struct nsp_registry;
 
 /* How long accept stays paused after EMFILE/ENFILE before retrying. */
 #define WORKER_ACCEPT_RETRY_MS	100
@@ -39,6 +41,7 @@ struct worker {
 	size_t			  w_nconns;
 	int			  w_stopping;	/* graceful stop under way */
 	struct event		 *w_stop_timer;	/* hard deadline */
+	struct nsp_registry	 *w_nsp;	/* namespaces and handlers */
 	struct event		**w_signals;
 	size_t			  w_nsignals;
 };
@@ -46,6 +49,7 @@ struct worker {
 struct worker_args {
 	const struct conf	*wa_conf;
 	struct listener_set	*wa_listeners;
+	const struct component_set *wa_components;
 	int			 wa_slot;
 	unsigned		 wa_generation;
 	pid_t			 wa_master;	/* to notice its death */

@@ -18,6 +18,10 @@ import time
 RAIND = os.environ.get("RAIND") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "src", "raind")
 SKIP = 77  # automake's "skipped" exit status
+BUILDDIR = os.environ.get("RAIND_BUILDDIR") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..")
+# The bundled components as assembled in the build tree (make components-built).
+COMPONENTS = os.path.join(BUILDDIR, "handlers", "built")
 
 failures = 0
 

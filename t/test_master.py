@@ -8,7 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from raindtest import (RAIND, Raind, check, done, get, wait_until)  # noqa: E402
+from raindtest import (COMPONENTS, RAIND, Raind, check, done, get, wait_until)  # noqa: E402
 
 
 def test_command_line(r):
@@ -23,6 +23,24 @@ def test_command_line(r):
                        text=True)
     check(p.returncode == 1 and (bad + ":3:") in p.stderr,
           "raind -n reports file:line (%r)" % p.stderr.strip())
+    comp = os.path.join(r.dir, "comp.conf")
+    with open(comp, "w") as f:
+        f.write("listen 127.0.0.1:0\ncomponents %s\n" % COMPONENTS)
+    p = subprocess.run([RAIND, "-n", "-v", "-f", comp], capture_output=True,
+                       text=True)
+    check(p.returncode == 0 and "/echo/1.0/echo" in p.stdout
+          and "/chat/1.0/chat" in p.stdout and "echo.so" in p.stdout,
+          "raind -n -v lists the namespaces with their modules")
+    broken = os.path.join(r.dir, "broken", "x")
+    os.makedirs(broken)
+    with open(os.path.join(broken, "meta.json"), "w") as f:
+        f.write('{"id": "x", "version": }')
+    with open(comp, "w") as f:
+        f.write("components %s\n" % os.path.dirname(broken))
+    p = subprocess.run([RAIND, "-n", "-f", comp], capture_output=True,
+                       text=True)
+    check(p.returncode == 1 and os.path.join(broken, "meta.json") in p.stderr,
+          "raind -n names a broken meta.json (%r)" % p.stderr.strip())
     p = subprocess.run([RAIND, "-x"], capture_output=True, text=True)
     check(p.returncode == 1 and "usage:" in p.stderr,
           "unknown option prints usage and exits 1")

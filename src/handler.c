@@ -1,0 +1,942 @@
+/*
+ * handler.c: the rain_* functions of <rain/handler.h>.
+ *
+ * Modules resolve these symbols against the daemon (linked with
+ * -export-dynamic).  Every function checks its handles, because a
+ * mistake in a handler must cost at most its own event, never the worker.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "rain/handler.h"
+
+#include "component.h"
+#include "handler.h"
+#include "json.h"
+#include "log.h"
+#include "nsp.h"
+#include "pool.h"
+#include "room.h"
+#include "xmalloc.h"
+
+/* The public limits are the ones the modules enforce. */
+_Static_assert(RAIN_ROOM_NAME_MAX == ROOM_NAME_MAX, "room name limits differ");
+_Static_assert(RAIN_ROOMS_MAX == ROOM_PER_SOCKET_MAX, "rooms per socket differ");
+
+/* Work for rain_later and rain_pool_run. */
+struct handler_call {
+	struct rain_socket	*hc_view;
+	rain_callback_fn	 hc_fn;
+	void			(*hc_work)(void *);
+	void			*hc_arg;
+};
+
+void
+handler_view_clear(struct rain_socket *v)
+{
+	if (v->rs_data != NULL && v->rs_data_free != NULL)
+		v->rs_data_free(v->rs_data);
+	v->rs_data = NULL;
+	free(v->rs_listeners);
+	v->rs_listeners = NULL;
+	v->rs_nlisteners = 0;
+	free(v->rs_ondisc);
+	v->rs_ondisc = NULL;
+	v->rs_nondisc = 0;
+}
+
+static void
+handler_vlog(struct rain_socket *v, int level, const char *fmt, va_list ap)
+{
+	char line[RAIN_LOG_LINE_MAX], *p;
+	const struct component *c;
+
+	if (level > log_getlevel())
+		return;
+	vsnprintf(line, sizeof(line), fmt, ap);
+	/* Handlers log what clients sent: keep one event on one log line. */
+	for (p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	if (v == NULL) {
+		log_info("(no socket): %s", line);
+		return;
+	}
+	c = v->rs_module->cm_comp;
+	switch (level) {
+	case LOG_LEVEL_ERROR:
+		log_errorx("%s %s %s %s: %s", c->c_id, c->c_version,
+		    v->rs_sock->ns_nsp->nn_name, v->rs_sock->ns_id, line);
+		break;
+	case LOG_LEVEL_WARN:
+		log_warnx("%s %s %s %s: %s", c->c_id, c->c_version,
+		    v->rs_sock->ns_nsp->nn_name, v->rs_sock->ns_id, line);
+		break;
+	case LOG_LEVEL_INFO:
+		log_info("%s %s %s %s: %s", c->c_id, c->c_version,
+		    v->rs_sock->ns_nsp->nn_name, v->rs_sock->ns_id, line);
+		break;
+	default:
+		log_debug("%s %s %s %s: %s", c->c_id, c->c_version,
+		    v->rs_sock->ns_nsp->nn_name, v->rs_sock->ns_id, line);
+		break;
+	}
+}
+
+void
+handler_log(struct rain_socket *v, int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	handler_vlog(v, level, fmt, ap);
+	va_end(ap);
+}
+
+#define HANDLER_LOG_FN(name, level)					\
+void									\
+name(struct rain_socket *v, const char *fmt, ...)			\
+{									\
+	va_list ap;							\
+									\
+	va_start(ap, fmt);						\
+	handler_vlog(v, level, fmt, ap);				\
+	va_end(ap);							\
+}
+HANDLER_LOG_FN(rain_log_error, LOG_LEVEL_ERROR)
+HANDLER_LOG_FN(rain_log_warn, LOG_LEVEL_WARN)
+HANDLER_LOG_FN(rain_log_info, LOG_LEVEL_INFO)
+HANDLER_LOG_FN(rain_log_debug, LOG_LEVEL_DEBUG)
+
+/*
+ * Listeners.
+ */
+
+int
+rain_on_flags(struct rain_socket *v, const char *event, rain_listener_fn fn, int flags)
+{
+	struct handler_listener *hl;
+	const char *name;
+
+	if (v == NULL || event == NULL || fn == NULL)
+		return (-1);
+	if (nsp_event_reserved(event)) {
+		handler_log(v, LOG_LEVEL_WARN, "rain_on: \"%s\" is reserved (use "
+		    "rain_on_disconnect for disconnections)", event);
+		return (-1);
+	}
+	if (v->rs_nlisteners >= RAIN_LISTENERS_MAX) {
+		handler_log(v, LOG_LEVEL_WARN, "rain_on: more than %d listeners",
+		    RAIN_LISTENERS_MAX);
+		return (-1);
+	}
+	if (*event == '\0' || (name = nsp_intern(v->rs_sock->ns_nsp, event)) == NULL) {
+		handler_log(v, LOG_LEVEL_WARN, "rain_on: bad event name (empty, longer "
+		    "than %d bytes, or too many names)", RAIN_EVENT_NAME_MAX);
+		return (-1);
+	}
+	v->rs_listeners = xreallocarray(v->rs_listeners, v->rs_nlisteners + 1,
+	    sizeof(*v->rs_listeners));
+	hl = &v->rs_listeners[v->rs_nlisteners++];
+	hl->hl_name = name;
+	hl->hl_fn = fn;
+	hl->hl_flags = flags;
+	return (0);
+}
+
+int
+rain_on(struct rain_socket *v, const char *event, rain_listener_fn fn)
+{
+	return (rain_on_flags(v, event, fn, 0));
+}
+
+int
+rain_on_disconnect(struct rain_socket *v, rain_disconnect_fn fn)
+{
+	if (v == NULL || fn == NULL || v->rs_nondisc >= RAIN_LISTENERS_MAX)
+		return (-1);
+	v->rs_ondisc = xreallocarray(v->rs_ondisc, v->rs_nondisc + 1, sizeof(*v->rs_ondisc));
+	v->rs_ondisc[v->rs_nondisc++] = fn;
+	return (0);
+}
+
+/*
+ * The event.
+ */
+
+const char *
+rain_event_name(const struct rain_event *ev)
+{
+	return (ev != NULL ? ev->ev_name : NULL);
+}
+
+size_t
+rain_event_argc(const struct rain_event *ev)
+{
+	if (ev == NULL || !YAJL_IS_ARRAY(ev->ev_data) || ev->ev_data->u.array.len < ev->ev_first)
+		return (0);
+	return (ev->ev_data->u.array.len - ev->ev_first);
+}
+
+yajl_val
+rain_event_arg(const struct rain_event *ev, size_t i)
+{
+	if (i >= rain_event_argc(ev))
+		return (NULL);
+	return (ev->ev_data->u.array.values[ev->ev_first + i]);
+}
+
+const char *
+rain_event_string(const struct rain_event *ev, size_t i, const char *key)
+{
+	yajl_val v = rain_event_arg(ev, i);
+	size_t k;
+
+	if (key == NULL)
+		return (YAJL_IS_STRING(v) ? v->u.string : NULL);
+	if (!YAJL_IS_OBJECT(v))
+		return (NULL);
+	for (k = 0; k < v->u.object.len; k++)
+		if (strcmp(v->u.object.keys[k], key) == 0)
+			return (YAJL_IS_STRING(v->u.object.values[k]) ?
+			    v->u.object.values[k]->u.string : NULL);
+	return (NULL);
+}
+
+long long
+rain_event_integer(const struct rain_event *ev, size_t i, int *ok)
+{
+	yajl_val v = rain_event_arg(ev, i);
+
+	if (!YAJL_IS_INTEGER(v)) {
+		if (ok != NULL)
+			*ok = 0;
+		return (-1);
+	}
+	if (ok != NULL)
+		*ok = 1;
+	return (YAJL_GET_INTEGER(v));
+}
+
+int
+rain_value_binary_num(yajl_val v)
+{
+	size_t num;
+
+	if (!json_is_placeholder(v, &num) || num >= JSON_ATTACH_MAX)
+		return (-1);
+	return ((int)num);
+}
+
+const void *
+rain_event_attachment(const struct rain_event *ev, size_t n, size_t *len)
+{
+	if (ev == NULL || n >= ev->ev_nattach)
+		return (NULL);
+	if (len != NULL)
+		*len = ev->ev_attach[n].ja_len;
+	/* A zero-length buffer still is a buffer: never answer NULL for it. */
+	return (ev->ev_attach[n].ja_data != NULL ? (const void *)ev->ev_attach[n].ja_data :
+	    (const void *)"");
+}
+
+const void *
+rain_event_binary(const struct rain_event *ev, size_t i, size_t *len)
+{
+	int num = rain_value_binary_num(rain_event_arg(ev, i));
+
+	if (num < 0)
+		return (NULL);
+	return (rain_event_attachment(ev, (size_t)num, len));
+}
+
+size_t
+rain_event_nattach(const struct rain_event *ev)
+{
+	return (ev != NULL ? ev->ev_nattach : 0);
+}
+
+int
+rain_event_wants_ack(const struct rain_event *ev)
+{
+	return (ev != NULL && ev->ev_wants_ack);
+}
+
+/*
+ * Building messages.
+ */
+
+/* %a and %A: arguments of an event with their attachments. */
+static int
+handler_json_ext(struct json_buf *jb, int conv, va_list *ap, void *arg)
+{
+	struct rain_event *ev = va_arg(*ap, struct rain_event *);
+	int idx = va_arg(*ap, int);
+	size_t i, argc;
+
+	(void)arg;
+	argc = rain_event_argc(ev);
+	if (conv == 'a') {
+		if (idx < 0 || (size_t)idx >= argc)
+			return (json_put_raw(jb, "null", 4));
+		return (json_put_value(jb, rain_event_arg(ev, (size_t)idx), ev->ev_attach,
+		    ev->ev_nattach));
+	}
+	for (i = idx < 0 ? 0 : (size_t)idx; i < argc; i++) {
+		if (i > (size_t)(idx < 0 ? 0 : idx) && json_put_raw(jb, ",", 1) == -1)
+			return (-1);
+		if (json_put_value(jb, rain_event_arg(ev, i), ev->ev_attach,
+		    ev->ev_nattach) == -1)
+			return (-1);
+	}
+	return (0);
+}
+
+static int
+handler_vformat(struct json_buf *jb, enum json_fmt_mode mode, const char *fmt, va_list *ap)
+{
+	return (json_vformat(jb, mode, fmt, ap, handler_json_ext, NULL));
+}
+
+int
+handler_build_event(struct json_buf *jb, const char *event, const char *fmt, va_list *ap)
+{
+	size_t comma;
+
+	if (event == NULL || *event == '\0' || nsp_event_reserved(event)) {
+		snprintf(jb->jb_err, sizeof(jb->jb_err), "bad or reserved event name");
+		return (-1);
+	}
+	if (json_put_raw(jb, "[", 1) == -1 ||
+	    json_put_string(jb, event, strlen(event)) == -1)
+		return (-1);
+	comma = jb->jb_len;
+	if (json_put_raw(jb, ",", 1) == -1)
+		return (-1);
+	if (handler_vformat(jb, JSON_FMT_LIST, fmt, ap) == -1)
+		return (-1);
+	if (jb->jb_len == comma + 1)
+		jb->jb_len = comma;	/* no arguments */
+	return (json_put_raw(jb, "]", 1));
+}
+
+static struct nsp_msg *
+handler_event_msg(struct rain_socket *v, int64_t id, const char *event, const char *fmt,
+    va_list *ap)
+{
+	struct json_buf jb;
+	struct json_attach *ja;
+	struct sio_attachment *sa = NULL;
+	struct nsp_msg *msg;
+	size_t n, i;
+
+	json_buf_init(&jb);
+	if (handler_build_event(&jb, event, fmt, ap) == -1) {
+		handler_log(v, LOG_LEVEL_WARN, "emit \"%.64s\": %s", event != NULL ? event : "",
+		    jb.jb_err);
+		json_buf_clear(&jb);
+		return (NULL);
+	}
+	ja = json_buf_steal_attach(&jb, &n);
+	if (n > 0) {
+		sa = xcalloc(n, sizeof(*sa));
+		for (i = 0; i < n; i++) {
+			sa[i].sa_data = ja[i].ja_data;
+			sa[i].sa_len = ja[i].ja_len;
+		}
+	}
+	free(ja);
+	msg = nsp_msg_new(SIO_EVENT, v->rs_sock->ns_nsp->nn_name, id, jb.jb_text, jb.jb_len,
+	    sa, n);
+	json_buf_clear(&jb);
+	return (msg);
+}
+
+int
+rain_emit(struct rain_socket *v, const char *event, const char *fmt, ...)
+{
+	struct nsp_msg *msg;
+	va_list ap;
+
+	if (v == NULL || !v->rs_sock->ns_connected)
+		return (-1);
+	va_start(ap, fmt);
+	msg = handler_event_msg(v, -1, event, fmt, &ap);
+	va_end(ap);
+	if (msg == NULL)
+		return (-1);
+	nsp_socket_send(v->rs_sock, msg);
+	nsp_msg_unref(msg);
+	return (0);
+}
+
+int
+rain_emit_ack(struct rain_socket *v, rain_ack_fn cb, void *arg, const char *event,
+    const char *fmt, ...)
+{
+	struct nsp_msg *msg;
+	va_list ap;
+	int64_t id;
+
+	if (v == NULL || cb == NULL || !v->rs_sock->ns_connected)
+		return (-1);
+	if ((id = nsp_ack_expect(v->rs_sock, v, cb, arg)) == -1) {
+		handler_log(v, LOG_LEVEL_WARN, "emit \"%.64s\": more than %d acknowledgements "
+		    "awaited", event != NULL ? event : "", NSP_ACKS_MAX);
+		return (-1);
+	}
+	va_start(ap, fmt);
+	msg = handler_event_msg(v, id, event, fmt, &ap);
+	va_end(ap);
+	if (msg == NULL) {
+		nsp_ack_cancel(v->rs_sock, id);
+		return (-1);
+	}
+	nsp_socket_send(v->rs_sock, msg);
+	nsp_msg_unref(msg);
+	return (0);
+}
+
+int
+rain_emit_to(struct rain_socket *v, const char *room, int flags, const char *event,
+    const char *fmt, ...)
+{
+	struct nsp_msg *msg;
+	va_list ap;
+
+	if (v == NULL)
+		return (-1);
+	if (room != NULL && (*room == '\0' || strlen(room) > RAIN_ROOM_NAME_MAX))
+		return (-1);
+	va_start(ap, fmt);
+	msg = handler_event_msg(v, -1, event, fmt, &ap);
+	va_end(ap);
+	if (msg == NULL)
+		return (-1);
+	room_deliver(v->rs_sock->ns_nsp, room, msg,
+	    (flags & RAIN_TO_OTHERS) ? v->rs_sock : NULL);
+	nsp_msg_unref(msg);
+	return (0);
+}
+
+/*
+ * Rooms.
+ */
+
+int
+rain_join(struct rain_socket *v, const char *room)
+{
+	if (v == NULL || !v->rs_sock->ns_connected)
+		return (-1);
+	if (room_join(v->rs_sock->ns_nsp->nn_rooms, v->rs_sock, room) == -1) {
+		handler_log(v, LOG_LEVEL_INFO, "cannot join a room: empty or longer than %d "
+		    "bytes, or already in %d rooms", RAIN_ROOM_NAME_MAX, RAIN_ROOMS_MAX);
+		return (-1);
+	}
+	return (0);
+}
+
+int
+rain_leave(struct rain_socket *v, const char *room)
+{
+	if (v == NULL)
+		return (-1);
+	return (room_leave(v->rs_sock->ns_nsp->nn_rooms, v->rs_sock, room));
+}
+
+int
+rain_in_room(struct rain_socket *v, const char *room)
+{
+	if (v == NULL)
+		return (0);
+	return (room_has(v->rs_sock->ns_nsp->nn_rooms, v->rs_sock, room));
+}
+
+/*
+ * Completion and acknowledgements.
+ */
+
+/* The job of an event that has not completed yet, or NULL. */
+static struct nsp_job *
+handler_open_job(struct rain_event *ev)
+{
+	struct nsp_job *job;
+
+	if (ev == NULL || (job = ev->ev_job) == NULL)
+		return (NULL);
+	if (job->nj_state != NSP_JOB_RUN && job->nj_state != NSP_JOB_WAIT)
+		return (NULL);
+	return (job);
+}
+
+static int
+handler_vreply(struct nsp_job *job, const char *fmt, va_list *ap)
+{
+	json_buf_clear(&job->nj_reply);
+	if (handler_vformat(&job->nj_reply, JSON_FMT_VALUE, fmt, ap) == -1) {
+		log_warnx("%s %s: reply to \"%s\": %s", job->nj_sock->ns_nsp->nn_name,
+		    job->nj_sock->ns_id, job->nj_ev.ev_name, job->nj_reply.jb_err);
+		json_buf_clear(&job->nj_reply);
+		return (-1);
+	}
+	return (0);
+}
+
+int
+rain_reply(struct rain_event *ev, const char *fmt, ...)
+{
+	struct nsp_job *job;
+	va_list ap;
+	int rc;
+
+	if ((job = handler_open_job(ev)) == NULL)
+		return (-1);
+	va_start(ap, fmt);
+	rc = handler_vreply(job, fmt, &ap);
+	va_end(ap);
+	return (rc);
+}
+
+int
+rain_ack(struct rain_event *ev, const char *fmt, ...)
+{
+	struct nsp_job *job;
+	va_list ap;
+	int rc;
+
+	if ((job = handler_open_job(ev)) == NULL)
+		return (-1);
+	json_buf_clear(&job->nj_exact);
+	job->nj_has_exact = 0;
+	va_start(ap, fmt);
+	rc = handler_vformat(&job->nj_exact, JSON_FMT_LIST, fmt, &ap);
+	va_end(ap);
+	if (rc == -1) {
+		log_warnx("%s %s: ack of \"%s\": %s", job->nj_sock->ns_nsp->nn_name,
+		    job->nj_sock->ns_id, job->nj_ev.ev_name, job->nj_exact.jb_err);
+		json_buf_clear(&job->nj_exact);
+		return (-1);
+	}
+	job->nj_has_exact = 1;
+	return (0);
+}
+
+int
+rain_error(struct rain_event *ev, const char *fmt, ...)
+{
+	struct nsp_job *job;
+	char msg[RAIN_LOG_LINE_MAX];
+	va_list ap;
+
+	if ((job = handler_open_job(ev)) == NULL)
+		return (RAIN_ERROR);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (job->nj_in_run) {
+		free(job->nj_cur_error);
+		job->nj_cur_error = xstrdup(msg);
+	} else if (job->nj_error == NULL)
+		job->nj_error = xstrdup(msg);
+	return (RAIN_ERROR);
+}
+
+struct rain_defer *
+rain_defer(struct rain_event *ev)
+{
+	if (ev == NULL || ev->ev_job == NULL)
+		return (NULL);
+	return (nsp_defer_new(ev->ev_job));
+}
+
+struct rain_event *
+rain_defer_event(struct rain_defer *d)
+{
+	return (d != NULL ? &d->d_job->nj_ev : NULL);
+}
+
+struct rain_socket *
+rain_defer_socket(struct rain_defer *d)
+{
+	return (d != NULL ? d->d_view : NULL);
+}
+
+void
+rain_defer_oncancel(struct rain_defer *d, void (*fn)(void *), void *arg)
+{
+	if (d == NULL || d->d_state != HANDLER_DEFER_PENDING)
+		return;
+	d->d_cancel = fn;
+	d->d_cancel_arg = arg;
+}
+
+int
+rain_resolve(struct rain_defer *d, const char *fmt, ...)
+{
+	struct nsp_job *job;
+	va_list ap;
+	int rc;
+
+	if (d == NULL)
+		return (-1);
+	if (d->d_state == HANDLER_DEFER_ABANDONED) {
+		handler_log(d->d_view, LOG_LEVEL_DEBUG, "deferral of \"%s\" settled after its "
+		    "timeout, ignored", d->d_job->nj_ev.ev_name);
+		nsp_defer_free(d);
+		return (0);
+	}
+	job = d->d_job;
+	va_start(ap, fmt);
+	rc = handler_vreply(job, fmt, &ap);
+	va_end(ap);
+	if (rc == -1 && job->nj_error == NULL)
+		job->nj_error = xstrdup(NSP_ERR_HANDLER);
+	nsp_defer_settle(d);
+	return (rc);
+}
+
+int
+rain_reject(struct rain_defer *d, const char *message)
+{
+	struct nsp_job *job;
+
+	if (d == NULL)
+		return (-1);
+	if (d->d_state == HANDLER_DEFER_ABANDONED) {
+		handler_log(d->d_view, LOG_LEVEL_DEBUG, "deferral of \"%s\" settled after its "
+		    "timeout, ignored", d->d_job->nj_ev.ev_name);
+		nsp_defer_free(d);
+		return (0);
+	}
+	job = d->d_job;
+	if (message == NULL)
+		message = NSP_ERR_HANDLER;
+	handler_log(d->d_view, LOG_LEVEL_WARN, "listener for \"%s\" rejected: %s",
+	    job->nj_ev.ev_name, message);
+	if (job->nj_error == NULL)
+		job->nj_error = xstrdup(message);
+	nsp_defer_settle(d);
+	return (0);
+}
+
+/*
+ * Data and facts.
+ */
+
+void
+rain_set_data(struct rain_socket *v, void *data, void (*fn)(void *))
+{
+	if (v == NULL)
+		return;
+	if (v->rs_data != NULL && v->rs_data != data && v->rs_data_free != NULL)
+		v->rs_data_free(v->rs_data);
+	v->rs_data = data;
+	v->rs_data_free = fn;
+}
+
+void *
+rain_data(struct rain_socket *v)
+{
+	return (v != NULL ? v->rs_data : NULL);
+}
+
+const char *
+rain_socket_id(struct rain_socket *v)
+{
+	return (v != NULL ? v->rs_sock->ns_id : NULL);
+}
+
+const char *
+rain_namespace(struct rain_socket *v)
+{
+	return (v != NULL ? v->rs_sock->ns_nsp->nn_name : NULL);
+}
+
+const char *
+rain_component_id(struct rain_socket *v)
+{
+	return (v != NULL ? v->rs_module->cm_comp->c_id : NULL);
+}
+
+const char *
+rain_component_version(struct rain_socket *v)
+{
+	return (v != NULL ? v->rs_module->cm_comp->c_version : NULL);
+}
+
+yajl_val
+rain_auth(struct rain_socket *v)
+{
+	return (v != NULL ? v->rs_sock->ns_auth : NULL);
+}
+
+int
+rain_connected(struct rain_socket *v)
+{
+	return (v != NULL && v->rs_sock->ns_connected);
+}
+
+void
+rain_socket_hold(struct rain_socket *v)
+{
+	if (v != NULL)
+		nsp_socket_hold(v->rs_sock);
+}
+
+void
+rain_socket_release(struct rain_socket *v)
+{
+	if (v != NULL)
+		nsp_socket_release(v->rs_sock);
+}
+
+void
+rain_disconnect(struct rain_socket *v)
+{
+	if (v != NULL)
+		nsp_socket_disconnect(v->rs_sock, "server namespace disconnect", 1);
+}
+
+int
+rain_transport_close(struct rain_socket *v, int mode, unsigned int delay_ms)
+{
+	struct nsp_client *c;
+
+	if (v == NULL || (c = v->rs_sock->ns_client) == NULL)
+		return (-1);
+	c->nc_ops->co_close(c->nc_arg, mode == RAIN_CLOSE_HARD ? NSP_CLOSE_HARD :
+	    NSP_CLOSE_GRACEFUL, delay_ms);
+	return (0);
+}
+
+/*
+ * The event loop and the pool.
+ */
+
+struct event_base *
+rain_event_base(struct rain_socket *v)
+{
+	return (v != NULL ? v->rs_sock->ns_nsp->nn_reg->nr_base : NULL);
+}
+
+static void
+handler_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct handler_call *hc = arg;
+
+	(void)fd;
+	(void)what;
+	hc->hc_fn(hc->hc_view, hc->hc_arg);
+	nsp_socket_release(hc->hc_view->rs_sock);
+	free(hc);
+}
+
+int
+rain_later(struct rain_socket *v, unsigned int ms, rain_callback_fn fn, void *arg)
+{
+	struct handler_call *hc;
+	struct timeval tv;
+
+	if (v == NULL || fn == NULL)
+		return (-1);
+	hc = xcalloc(1, sizeof(*hc));
+	hc->hc_view = v;
+	hc->hc_fn = fn;
+	hc->hc_arg = arg;
+	tv.tv_sec = ms / 1000;
+	tv.tv_usec = (ms % 1000) * 1000;
+	if (event_base_once(rain_event_base(v), -1, EV_TIMEOUT, handler_later_cb, hc,
+	    &tv) == -1) {
+		free(hc);
+		return (-1);
+	}
+	nsp_socket_hold(v->rs_sock);
+	return (0);
+}
+
+static void
+handler_pool_work(void *arg)
+{
+	struct handler_call *hc = arg;
+
+	hc->hc_work(hc->hc_arg);
+}
+
+static void
+handler_pool_done(void *arg, int cancelled)
+{
+	struct handler_call *hc = arg;
+
+	/* Even a job that never ran reports back, so the handler can free its argument. */
+	if (cancelled)
+		handler_log(hc->hc_view, LOG_LEVEL_DEBUG, "pool job cancelled at shutdown");
+	hc->hc_fn(hc->hc_view, hc->hc_arg);
+	nsp_socket_release(hc->hc_view->rs_sock);
+	free(hc);
+}
+
+int
+rain_pool_run(struct rain_socket *v, void (*work)(void *), rain_callback_fn done, void *arg)
+{
+	struct handler_call *hc;
+	struct pool *pool;
+
+	if (v == NULL || work == NULL || done == NULL)
+		return (-1);
+	pool = nsp_registry_pool(v->rs_sock->ns_nsp->nn_reg);
+	hc = xcalloc(1, sizeof(*hc));
+	hc->hc_view = v;
+	hc->hc_work = work;
+	hc->hc_fn = done;
+	hc->hc_arg = arg;
+	if (pool_submit(pool, handler_pool_work, handler_pool_done, hc) == -1) {
+		handler_log(v, LOG_LEVEL_WARN, "thread pool: queue full (%d jobs)",
+		    POOL_QUEUE_MAX);
+		free(hc);
+		return (-1);
+	}
+	nsp_socket_hold(v->rs_sock);
+	return (0);
+}
+
+/*
+ * Sessions: the store plugs in through nsp_store_ops.  Without one every
+ * call fails; the first failure says why in the log, once.
+ */
+
+static int
+handler_session_check(struct rain_socket *v)
+{
+	static int warned_unavailable;
+	const char *why;
+
+	if (v == NULL)
+		return (-1);
+	if (nsp_session_usable(v->rs_sock, &why))
+		return (0);
+	if (v->rs_sock->ns_nsp->nn_reg->nr_store == NULL) {
+		if (!warned_unavailable) {
+			log_warnx("%s", why);
+			warned_unavailable = 1;
+		}
+	} else
+		handler_log(v, LOG_LEVEL_WARN, "session: %s", why);
+	return (-1);
+}
+
+static int
+handler_session_get(struct rain_socket *v, int global, const char *key, yajl_val *out)
+{
+	const struct nsp_registry *reg;
+
+	if (out != NULL)
+		*out = NULL;
+	if (key == NULL || out == NULL || handler_session_check(v) == -1)
+		return (-1);
+	reg = v->rs_sock->ns_nsp->nn_reg;
+	return (reg->nr_store->so_get(reg->nr_store_arg, v->rs_sock, global, key, out));
+}
+
+static int
+handler_session_vset(struct rain_socket *v, int global, const char *key, const char *fmt,
+    va_list *ap)
+{
+	const struct nsp_registry *reg;
+	struct json_buf jb;
+	int rc;
+
+	if (key == NULL || handler_session_check(v) == -1)
+		return (-1);
+	json_buf_init(&jb);
+	if (handler_vformat(&jb, JSON_FMT_VALUE, fmt, ap) == -1 || jb.jb_nattach > 0) {
+		handler_log(v, LOG_LEVEL_WARN, "session set \"%.64s\": %s", key,
+		    jb.jb_nattach > 0 ? "binary values cannot be stored" : jb.jb_err);
+		json_buf_clear(&jb);
+		return (-1);
+	}
+	reg = v->rs_sock->ns_nsp->nn_reg;
+	rc = reg->nr_store->so_set(reg->nr_store_arg, v->rs_sock, global, key, jb.jb_text,
+	    jb.jb_len);
+	json_buf_clear(&jb);
+	return (rc);
+}
+
+static int
+handler_session_remove(struct rain_socket *v, int global, const char *key)
+{
+	const struct nsp_registry *reg;
+
+	if (key == NULL || handler_session_check(v) == -1)
+		return (-1);
+	reg = v->rs_sock->ns_nsp->nn_reg;
+	return (reg->nr_store->so_remove(reg->nr_store_arg, v->rs_sock, global, key));
+}
+
+int
+rain_session_get(struct rain_socket *v, const char *key, yajl_val *out)
+{
+	return (handler_session_get(v, 0, key, out));
+}
+
+int
+rain_session_set(struct rain_socket *v, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = handler_session_vset(v, 0, key, fmt, &ap);
+	va_end(ap);
+	return (rc);
+}
+
+int
+rain_session_remove(struct rain_socket *v, const char *key)
+{
+	return (handler_session_remove(v, 0, key));
+}
+
+int
+rain_session_dump(struct rain_socket *v, yajl_val *out)
+{
+	const struct nsp_registry *reg;
+
+	if (out != NULL)
+		*out = NULL;
+	if (out == NULL || handler_session_check(v) == -1)
+		return (-1);
+	reg = v->rs_sock->ns_nsp->nn_reg;
+	return (reg->nr_store->so_dump(reg->nr_store_arg, v->rs_sock, 0, out));
+}
+
+int
+rain_global_session_get(struct rain_socket *v, const char *key, yajl_val *out)
+{
+	return (handler_session_get(v, 1, key, out));
+}
+
+int
+rain_global_session_set(struct rain_socket *v, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = handler_session_vset(v, 1, key, fmt, &ap);
+	va_end(ap);
+	return (rc);
+}
+
+int
+rain_global_session_remove(struct rain_socket *v, const char *key)
+{
+	return (handler_session_remove(v, 1, key));
+}

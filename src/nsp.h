@@ -1,0 +1,288 @@
+/*
+ * nsp.h: Socket.IO namespaces, sockets and the per-socket event pipeline.
+ *
+ * This layer sits between a transport and the handler modules.  The
+ * transport (Engine.IO, sio.c) decodes Socket.IO packets, waits for all
+ * their binary attachments, and feeds each complete packet to
+ * nsp_client_packet.  Output comes back as encoded messages (struct
+ * nsp_msg) through the client's ops table.  Nothing here touches a
+ * network, so tests drive it with decoded packets and a fake client.
+ *
+ * Every event of a socket goes through an explicit asynchronous pipeline,
+ * one event at a time in arrival order:
+ *
+ *	queued -> session load -> listeners (each may defer) -> session
+ *	save -> acknowledgement -> next event
+ *
+ * The load and save stages belong to a session store (struct
+ * nsp_store_ops, registered by the sessions module); without one they
+ * pass straight through.  A listener registered with RAIN_NO_SESSION, and
+ * every listener of a component without useSession, skips both.  The
+ * handle functions run as the first job of a socket, through the same
+ * load and save; the disconnect listeners run as its last job, without
+ * session.
+ *
+ * Behaviour towards the client follows the Node socket.io 4.x server:
+ *  - CONNECT to an unknown namespace: CONNECT_ERROR
+ *    {"message":"Invalid namespace"}; the connection stays.
+ *  - CONNECT to a namespace already connected on this client, any other
+ *    packet to a namespace not connected, a CONNECT_ERROR from the
+ *    client, an EVENT whose name is reserved ("connect", "connect_error",
+ *    "disconnect", "disconnecting", "newListener", "removeListener") or
+ *    malformed: nsp_client_packet returns -1 and the transport closes
+ *    the whole connection (Node: "invalid state" / parse error).
+ *  - An EVENT nobody listens to is dropped without an acknowledgement;
+ *    an ACK with an unknown id is ignored.
+ *  - DISCONNECT from the client: the socket leaves with the reason
+ *    "client namespace disconnect"; the connection stays.
+ * When a socket goes away, events that have not started yet are dropped
+ * (their acknowledgement could not be delivered), the one in progress
+ * completes (its session is still saved), then the disconnect listeners
+ * run.
+ *
+ * Ownership and lifetimes:
+ *  - The registry is per worker; it points into the component set it was
+ *    built from, which must outlive it.  At shutdown, call
+ *    nsp_client_closed for every client while the transport can still
+ *    take sends (disconnect listeners may emit to other sockets), then
+ *    nsp_registry_free; the event loop must not run afterwards.  Clients
+ *    left open are closed by nsp_registry_free as a last resort.
+ *  - A client belongs to the transport between nsp_client_new and
+ *    nsp_client_closed; after nsp_client_closed returns it is freed.
+ *  - The client's ops must not call back into this layer synchronously:
+ *    a send or close that fails must not call nsp_client_closed from
+ *    within the op (defer it to the loop), because the caller may be
+ *    iterating over the recipients of a broadcast.
+ *  - A struct nsp_msg is immutable and reference counted.  An op that
+ *    keeps one beyond the call takes a reference (nsp_msg_ref) and drops
+ *    it with nsp_msg_unref.  One message serves every recipient of a
+ *    broadcast; the transport may cache its framing in nm_tcache.
+ *  - Sockets are reference counted internally (the connection, jobs,
+ *    deferrals, pending acks, handler holds) and outlive the client.
+ */
+#ifndef RAIND_NSP_H
+#define RAIND_NSP_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <yajl/yajl_tree.h>
+
+#include "room.h"
+#include "sio_codec.h"
+
+struct event;
+struct event_base;
+struct component_set;
+struct component;
+struct component_nsp;
+struct pool;
+struct rain_socket;
+struct rain_event;
+struct nsp_job;
+
+#define NSP_HANDLER_TIMEOUT_DEFAULT	30000	/* ms, handler_timeout */
+#define NSP_THREADS_DEFAULT		4	/* handler_threads */
+#define NSP_QUEUE_MAX			64	/* events waiting per socket */
+#define NSP_ACKS_MAX			1024	/* acks awaited from one client */
+#define NSP_NAMES_MAX			4096	/* event names per namespace */
+#define NSP_SOCKET_ID_BYTES		15	/* random bytes of a socket id */
+#define NSP_SOCKET_ID_LEN		20	/* base64url characters */
+#define NSP_ERR_TIMEOUT			"handler timeout"
+#define NSP_ERR_ACK_TIMEOUT		"ack timeout"
+#define NSP_ERR_DISCONNECTED		"disconnected"
+#define NSP_ERR_HANDLER			"handler error"
+#define NSP_ERR_QUEUE			"too many pending events"
+#define NSP_ERR_INVALID_NSP		"Invalid namespace"
+
+/* Settings from the configuration (handler_timeout, handler_threads). */
+struct nsp_settings {
+	int64_t		ns_handler_timeout;	/* ms a deferral may stay unsettled */
+	int64_t		ns_ack_timeout;		/* ms for a client ack; 0: handler_timeout */
+	int		ns_threads;		/* thread pool size */
+	size_t		ns_queue_max;		/* events waiting per socket */
+};
+
+/* An encoded outgoing packet, shared by reference. */
+struct nsp_msg {
+	unsigned int		 nm_refs;
+	/*
+	 * The Engine.IO message: '4' followed by the Socket.IO packet text,
+	 * NUL-terminated (nm_len excludes the NUL).
+	 */
+	char			*nm_data;
+	size_t			 nm_len;
+	/* Binary attachments, each sent as its own Engine.IO binary message. */
+	struct sio_attachment	*nm_attach;
+	size_t			 nm_nattach;
+	/* Transport-private cache (e.g. a built WebSocket frame), freed with the message. */
+	void			*nm_tcache;
+	void			(*nm_tcache_free)(void *);
+};
+
+enum nsp_close {
+	NSP_CLOSE_GRACEFUL = 0,		/* Engine.IO close / WebSocket close frame */
+	NSP_CLOSE_HARD = 1		/* abort TCP (RST), no close frame */
+};
+
+/* What a transport provides for one Engine.IO connection. */
+struct nsp_client_ops {
+	/* Queue msg for the client (take a reference to keep it). */
+	void	(*co_send)(void *arg, struct nsp_msg *);
+	/*
+	 * Close the Engine.IO connection after delay_ms, without a Socket.IO
+	 * DISCONNECT; the transport then calls nsp_client_closed.
+	 */
+	void	(*co_close)(void *arg, enum nsp_close, unsigned int delay_ms);
+};
+
+struct nsp_client {
+	struct nsp_registry		*nc_reg;
+	const struct nsp_client_ops	*nc_ops;
+	void				*nc_arg;
+	char				*nc_id;		/* Engine.IO sid, for logs */
+	char				*nc_session_id;	/* from the cookie, or NULL */
+	LIST_HEAD(, nsp_socket)		 nc_sockets;
+	size_t				 nc_nsockets;
+	TAILQ_ENTRY(nsp_client)		 nc_entry;
+};
+
+/* A server-to-client acknowledgement being waited for. */
+struct nsp_ackwait {
+	LIST_ENTRY(nsp_ackwait)	 aw_entry;
+	int64_t			 aw_id;
+	struct rain_socket	*aw_view;
+	void			(*aw_cb)(struct rain_socket *, struct rain_event *,
+				    const char *, void *);
+	void			*aw_arg;
+	struct event		*aw_timer;
+};
+
+/* A Socket.IO socket: one client in one namespace. */
+struct nsp_socket {
+	unsigned int		 ns_refs;
+	char			 ns_id[NSP_SOCKET_ID_LEN + 1];
+	struct nsp_namespace	*ns_nsp;
+	struct nsp_client	*ns_client;	/* NULL once disconnected */
+	int			 ns_connected;
+	LIST_ENTRY(nsp_socket)	 ns_client_entry;
+	TAILQ_ENTRY(nsp_socket)	 ns_nsp_entry;	/* while connected */
+	LIST_ENTRY(nsp_socket)	 ns_reg_entry;	/* until freed */
+	struct rain_socket	*ns_views;	/* one per module of the namespace */
+	size_t			 ns_nviews;
+	TAILQ_HEAD(, nsp_job)	 ns_queue;	/* first: the job in progress */
+	size_t			 ns_nqueued;
+	int			 ns_pumping;
+	LIST_HEAD(, nsp_ackwait) ns_acks;
+	size_t			 ns_nacks;
+	int64_t			 ns_next_ack;
+	struct room_memberships	 ns_rooms;
+	size_t			 ns_nrooms;
+	yajl_val		 ns_auth;	/* CONNECT payload, or NULL */
+	void			*ns_session;	/* the session store's state */
+};
+
+struct nsp_namespace {
+	char				*nn_name;
+	struct nsp_registry		*nn_reg;
+	const struct component_nsp	*nn_cnsp;	/* NULL for "/" */
+	const struct component		*nn_comp;	/* NULL for "/" */
+	TAILQ_HEAD(, nsp_socket)	 nn_sockets;
+	size_t				 nn_nsockets;
+	struct room_table		*nn_rooms;
+	char				**nn_names;	/* interned event names */
+	size_t				 nn_nnames;
+};
+
+/*
+ * The session store (sessions module).  load and save start an
+ * asynchronous stage and call nsp_stage_done(job, error) when it is over,
+ * possibly before returning; error is NULL on success, else a message
+ * for the client's acknowledgement.  get, set, remove and dump work on
+ * what load fetched (global: the user's global session, else the
+ * component session).  authorize decides a CONNECT (-1 refuses with
+ * *reason).  free drops ns_session.
+ */
+struct nsp_store_ops {
+	int	(*so_authorize)(void *arg, struct nsp_client *, struct nsp_socket *,
+		    const char **reason);
+	void	(*so_load)(void *arg, struct nsp_socket *, struct nsp_job *);
+	void	(*so_save)(void *arg, struct nsp_socket *, struct nsp_job *);
+	int	(*so_get)(void *arg, struct nsp_socket *, int global, const char *key,
+		    yajl_val *out);
+	int	(*so_set)(void *arg, struct nsp_socket *, int global, const char *key,
+		    const char *json, size_t len);
+	int	(*so_remove)(void *arg, struct nsp_socket *, int global, const char *key);
+	int	(*so_dump)(void *arg, struct nsp_socket *, int global, yajl_val *out);
+	void	(*so_free)(void *arg, struct nsp_socket *);
+};
+
+struct nsp_registry {
+	struct event_base		*nr_base;
+	struct nsp_settings		 nr_settings;
+	const struct component_set	*nr_set;
+	struct nsp_namespace		**nr_nsps;	/* [0] is "/" */
+	size_t				 nr_nnsps;
+	struct pool			*nr_pool;	/* created on first use */
+	const struct nsp_store_ops	*nr_store;	/* NULL: no sessions */
+	void				*nr_store_arg;
+	TAILQ_HEAD(, nsp_client)	 nr_clients;
+	LIST_HEAD(, nsp_socket)		 nr_sockets;
+};
+
+void			 nsp_settings_default(struct nsp_settings *);
+
+/* Worker side: build the namespaces of set (plus "/") on base. */
+struct nsp_registry	*nsp_registry_new(struct event_base *, const struct component_set *,
+			    const struct nsp_settings *);
+void			 nsp_registry_free(struct nsp_registry *);
+void			 nsp_registry_set_store(struct nsp_registry *,
+			    const struct nsp_store_ops *, void *arg);
+struct nsp_namespace	*nsp_registry_find(struct nsp_registry *, const char *name);
+struct pool		*nsp_registry_pool(struct nsp_registry *);
+
+/* Transport side. */
+struct nsp_client	*nsp_client_new(struct nsp_registry *, const struct nsp_client_ops *,
+			    void *arg, const char *id);
+void			 nsp_client_set_session_id(struct nsp_client *, const char *);
+/*
+ * Feed one complete decoded packet (all attachments present).  Takes the
+ * packet's contents in every case (the struct is cleared on return).
+ * Returns 0, or -1 when the packet breaks the protocol and the transport
+ * must close the connection.
+ */
+int			 nsp_client_packet(struct nsp_client *, struct sio_packet *);
+/* The connection is gone (reason as Socket.IO names it: "transport close", ...); frees c. */
+void			 nsp_client_closed(struct nsp_client *, const char *reason);
+
+/* Messages. */
+struct nsp_msg		*nsp_msg_new(enum sio_type, const char *nsp, int64_t id,
+			    const char *json, size_t len, struct sio_attachment *,
+			    size_t nattach);
+struct nsp_msg		*nsp_msg_ref(struct nsp_msg *);
+void			 nsp_msg_unref(struct nsp_msg *);
+
+/* Used by the handler API and rooms. */
+void			 nsp_socket_send(struct nsp_socket *, struct nsp_msg *);
+void			 nsp_socket_hold(struct nsp_socket *);
+void			 nsp_socket_release(struct nsp_socket *);
+void			 nsp_socket_disconnect(struct nsp_socket *, const char *reason,
+			    int send_packet);
+const char		*nsp_intern(struct nsp_namespace *, const char *name);
+const char		*nsp_interned(struct nsp_namespace *, const char *name);
+int			 nsp_event_reserved(const char *);
+/* Wait for the client's ack of a message; returns the ack id or -1. */
+int64_t			 nsp_ack_expect(struct nsp_socket *, struct rain_socket *,
+			    void (*)(struct rain_socket *, struct rain_event *, const char *,
+			    void *), void *arg);
+void			 nsp_ack_cancel(struct nsp_socket *, int64_t id);
+
+/* Session stages: see struct nsp_store_ops. */
+void			 nsp_stage_done(struct nsp_job *, const char *error);
+struct nsp_socket	*nsp_job_socket(struct nsp_job *);
+/* Is a session loaded for the job now running on s, with session use allowed? */
+int			 nsp_session_usable(struct nsp_socket *, const char **why);
+
+#endif
