@@ -28,8 +28,11 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "eio.h"
+#include "handoff.h"
 #include "http.h"
 #include "log.h"
+#include "static.h"
 #include "util.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -51,6 +54,7 @@ static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	conn_process(struct conn *);
+static void	conn_finish(struct conn *);
 static void	route_healthz(struct conn *, const struct http_request *,
 		    const char *, size_t);
 
@@ -92,17 +96,17 @@ conn_set_state(struct conn *c, enum conn_state state)
 		conn_timer_set(c, conf->c_body_timeout);
 		break;
 	case CONN_BUSY:
+	case CONN_UPGRADED:
 		conn_timer_set(c, 0);
 		break;
 	}
 }
 
-void
-conn_accept(struct worker *w, int fd, const struct sockaddr *sa, int socklen)
+static struct conn *
+conn_new(struct worker *w, int fd, const struct sockaddr *sa)
 {
 	struct conn *c;
 
-	(void)socklen;
 	c = xcalloc(1, sizeof(*c));
 	c->c_worker = w;
 	addr_format(sa, c->c_peer, sizeof(c->c_peer));
@@ -111,14 +115,14 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *sa, int socklen)
 		log_warnx("%s: cannot create a bufferevent", c->c_peer);
 		close(fd);
 		free(c);
-		return;
+		return (NULL);
 	}
 	c->c_timer = evtimer_new(w->w_base, conn_timer_cb, c);
 	if (c->c_timer == NULL) {
 		log_warnx("%s: cannot create a timer", c->c_peer);
 		bufferevent_free(c->c_bev);
 		free(c);
-		return;
+		return (NULL);
 	}
 	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
 	w->w_nconns++;
@@ -134,14 +138,168 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *sa, int socklen)
 	/* The first request gets header_timeout from the accept on. */
 	conn_set_state(c, CONN_IDLE);
 	conn_set_state(c, CONN_HEAD);
-	log_debug("%s: connected", c->c_peer);
+	return (c);
+}
+
+void
+conn_accept(struct worker *w, int fd, const struct sockaddr *sa, int socklen)
+{
+	struct conn *c;
+
+	(void)socklen;
+	if ((c = conn_new(w, fd, sa)) != NULL)
+		log_debug("%s: connected", c->c_peer);
+}
+
+void
+conn_adopt(struct worker *w, int fd, const void *bytes, size_t len)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		sslen = sizeof(ss);
+	struct conn		*c;
+	struct evbuffer		*in;
+	int			 rc;
+
+	memset(&ss, 0, sizeof(ss));
+	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1) {
+		/* The client left while the connection was in transit. */
+		close(fd);
+		return;
+	}
+	if (fd_nonblock(fd) == -1 || (c = conn_new(w, fd, (struct sockaddr *)&ss)) == NULL) {
+		close(fd);
+		return;
+	}
+	log_debug("%s: handed over with %zu bytes", c->c_peer, len);
+	/*
+	 * A socket bufferevent's input is frozen at its end (only libevent
+	 * adds to it); these bytes were read from the socket all the same.
+	 */
+	in = bufferevent_get_input(c->c_bev);
+	evbuffer_unfreeze(in, 0);
+	rc = evbuffer_add(in, bytes, len);
+	evbuffer_freeze(in, 0);
+	if (rc == -1) {
+		log_warnx("%s: cannot take the bytes handed over", c->c_peer);
+		conn_close(c);
+		return;
+	}
+	conn_process(c);
+}
+
+struct evbuffer *
+conn_output(struct conn *c)
+{
+	return (bufferevent_get_output(c->c_bev));
+}
+
+struct evbuffer *
+conn_input(struct conn *c)
+{
+	return (bufferevent_get_input(c->c_bev));
+}
+
+int
+conn_keepalive(const struct conn *c)
+{
+	return (c->c_keepalive);
+}
+
+void
+conn_hold(struct conn *c, const struct conn_proto *proto, void *arg)
+{
+	c->c_proto = proto;
+	c->c_proto_arg = arg;
+	conn_set_state(c, CONN_BUSY);
+}
+
+void
+conn_watch(struct conn *c, const struct conn_proto *proto, void *arg)
+{
+	c->c_proto = proto;
+	c->c_proto_arg = arg;
+}
+
+void
+conn_unhold(struct conn *c)
+{
+	c->c_proto = NULL;
+	c->c_proto_arg = NULL;
+}
+
+void *
+conn_watcher(const struct conn *c, const struct conn_proto *proto)
+{
+	return (c->c_proto == proto ? c->c_proto_arg : NULL);
+}
+
+/* The held request was answered: go on with the connection. */
+void
+conn_release(struct conn *c)
+{
+	c->c_proto = NULL;
+	c->c_proto_arg = NULL;
+	if (!c->c_keepalive) {
+		conn_finish(c);
+		return;
+	}
+	conn_set_state(c, CONN_IDLE);
+	/*
+	 * Pipelined requests go on from the loop: the caller may be deep in
+	 * a broadcast, which a new request must not re-enter.
+	 */
+	bufferevent_trigger(c->c_bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+void
+conn_takeover(struct conn *c, const struct conn_proto *proto, void *arg)
+{
+	struct worker *w = c->c_worker;
+
+	c->c_proto = proto;
+	c->c_proto_arg = arg;
+	conn_set_state(c, CONN_UPGRADED);
+	/* The protocol bounds its own input (message sizes); read freely. */
+	bufferevent_setwatermark(c->c_bev, EV_READ, 0,
+	    w->w_conf->c_max_payload + w->w_conf->c_max_header_size);
+}
+
+int
+conn_handoff(struct conn *c, int slot)
+{
+	struct evbuffer	*in = bufferevent_get_input(c->c_bev);
+	size_t		 len = evbuffer_get_length(in);
+	unsigned char	*bytes;
+	int		 fd;
+
+	if (c->c_worker->w_handoff == NULL || len > HANDOFF_BYTES_MAX)
+		return (-1);
+	if ((fd = dup(bufferevent_getfd(c->c_bev))) == -1) {
+		log_warn("%s: dup for handoff", c->c_peer);
+		return (-1);
+	}
+	bytes = evbuffer_pullup(in, -1);
+	if (handoff_send(c->c_worker->w_handoff, slot, fd, bytes, len) == -1) {
+		close(fd);
+		return (-1);
+	}
+	log_debug("%s: handed over to slot %d", c->c_peer, slot);
+	/* Our descriptor goes; the socket lives on in the other worker. */
+	c->c_proto = NULL;
+	conn_close(c);
+	return (0);
 }
 
 void
 conn_close(struct conn *c)
 {
-	struct worker *w = c->c_worker;
+	struct worker		*w = c->c_worker;
+	const struct conn_proto	*proto = c->c_proto;
 
+	/* Whoever holds the connection hears of its end, once. */
+	c->c_proto = NULL;
+	if (proto != NULL && proto->cp_closed != NULL)
+		proto->cp_closed(c, c->c_proto_arg);
 	log_debug("%s: closed after %zu requests", c->c_peer, c->c_nrequests);
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
 	event_free(c->c_timer);
@@ -158,6 +316,26 @@ conn_finish(struct conn *c)
 	conn_set_state(c, CONN_CLOSING);
 	if (evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0)
 		conn_close(c);
+}
+
+void
+conn_close_after_write(struct conn *c)
+{
+	c->c_proto = NULL;
+	conn_finish(c);
+}
+
+void
+conn_abort(struct conn *c)
+{
+	struct linger	l = { 1, 0 };
+	int		fd = bufferevent_getfd(c->c_bev);
+
+	/* SO_LINGER with a zero timeout makes close(2) send a reset. */
+	if (fd != -1 && setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == -1)
+		log_debug("%s: SO_LINGER: %s", c->c_peer, strerror(errno));
+	c->c_proto = NULL;
+	conn_close(c);
 }
 
 /* Refuse the current request with status and close the connection. */
@@ -249,7 +427,13 @@ conn_dispatch(struct conn *c, const char *body, size_t bodylen)
 	    c->c_nrequests < c->c_worker->w_conf->c_keepalive_requests &&
 	    c->c_worker->w_conf->c_keepalive_timeout > 0;
 
+	if (eio_path_match(c->c_worker->w_eio, req)) {
+		eio_request(c->c_worker->w_eio, c, req, body, bodylen);
+		return;
+	}
 	if ((r = conn_route_find(req)) == NULL) {
+		if (static_serve(c->c_worker->w_static, req, out, c->c_keepalive))
+			return;
 		http_response(out, 404, "text/plain; charset=utf-8", NULL,
 		    notfound, sizeof(notfound) - 1, c->c_keepalive);
 		return;
@@ -305,6 +489,20 @@ conn_process(struct conn *c)
 			}
 			if (n == HTTP_PARSE_MORE)
 				return;
+			if (eio_path_match(c->c_worker->w_eio, &c->c_req)) {
+				/*
+				 * Engine.IO requests may move to the worker
+				 * owning their session, which needs the
+				 * output flushed first: wait for the drain.
+				 */
+				if (evbuffer_get_length(out) > 0) {
+					http_parser_init(&c->c_parser);
+					return;
+				}
+				if (eio_head(c->c_worker->w_eio, c, &c->c_req) ==
+				    EIO_HEAD_DONE)
+					return;
+			}
 			conn_set_state(c, CONN_BODY);
 		}
 		/* CONN_BODY: the head is parsed; wait for all of the body. */
@@ -323,8 +521,14 @@ conn_process(struct conn *c)
 		}
 		conn_dispatch(c, (char *)buf + headlen, want - headlen);
 		evbuffer_drain(in, want);
-		if (c->c_state == CONN_BUSY)
+		if (c->c_state == CONN_BUSY || c->c_state == CONN_CLOSING)
 			return;
+		if (c->c_state == CONN_UPGRADED) {
+			/* Frames may have come right behind the upgrade request. */
+			if (evbuffer_get_length(in) > 0)
+				c->c_proto->cp_read(c, c->c_proto_arg);
+			return;
+		}
 		if (!c->c_keepalive) {
 			conn_finish(c);
 			return;
@@ -336,8 +540,14 @@ conn_process(struct conn *c)
 static void
 conn_read_cb(struct bufferevent *bev, void *arg)
 {
+	struct conn *c = arg;
+
 	(void)bev;
-	conn_process(arg);
+	if (c->c_state == CONN_UPGRADED) {
+		c->c_proto->cp_read(c, c->c_proto_arg);
+		return;
+	}
+	conn_process(c);
 }
 
 static void
@@ -346,12 +556,19 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	struct conn *c = arg;
 
 	(void)bev;
-	if (c->c_state == CONN_CLOSING) {
+	switch (c->c_state) {
+	case CONN_CLOSING:
 		conn_close(c);
 		return;
+	case CONN_UPGRADED:
+	case CONN_BUSY:
+		if (c->c_proto != NULL && c->c_proto->cp_drained != NULL)
+			c->c_proto->cp_drained(c, c->c_proto_arg);
+		return;
+	default:
+		/* Output drained: pipelined requests may go on. */
+		conn_process(c);
 	}
-	/* Output drained: pipelined requests may go on. */
-	conn_process(c);
 }
 
 static void
@@ -389,6 +606,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		conn_close(c);
 		break;
 	case CONN_BUSY:
+	case CONN_UPGRADED:
 		break;
 	}
 }

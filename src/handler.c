@@ -23,6 +23,7 @@
 #include "json.h"
 #include "log.h"
 #include "nsp.h"
+#include "sio_codec.h"
 #include "pool.h"
 #include "room.h"
 #include "xmalloc.h"
@@ -274,6 +275,25 @@ rain_event_wants_ack(const struct rain_event *ev)
  * Building messages.
  */
 
+/*
+ * One argument, passed on as the client sent it when that is possible
+ * (no attachments to renumber): the text keeps what the tree cannot, a
+ * "\u0000" inside a string or the exact digits of a number.
+ */
+static int
+handler_put_arg(struct json_buf *jb, struct rain_event *ev, size_t i)
+{
+	const char	*p;
+	size_t		 len;
+
+	if (ev->ev_nattach == 0 && ev->ev_raw != NULL &&
+	    sio_json_element(ev->ev_raw, ev->ev_rawlen, ev->ev_first + i,
+	    &p, &len) == 0)
+		return (json_put_raw(jb, p, len));
+	return (json_put_value(jb, rain_event_arg(ev, i), ev->ev_attach,
+	    ev->ev_nattach));
+}
+
 /* %a and %A: arguments of an event with their attachments. */
 static int
 handler_json_ext(struct json_buf *jb, int conv, va_list *ap, void *arg)
@@ -287,14 +307,12 @@ handler_json_ext(struct json_buf *jb, int conv, va_list *ap, void *arg)
 	if (conv == 'a') {
 		if (idx < 0 || (size_t)idx >= argc)
 			return (json_put_raw(jb, "null", 4));
-		return (json_put_value(jb, rain_event_arg(ev, (size_t)idx), ev->ev_attach,
-		    ev->ev_nattach));
+		return (handler_put_arg(jb, ev, (size_t)idx));
 	}
 	for (i = idx < 0 ? 0 : (size_t)idx; i < argc; i++) {
 		if (i > (size_t)(idx < 0 ? 0 : idx) && json_put_raw(jb, ",", 1) == -1)
 			return (-1);
-		if (json_put_value(jb, rain_event_arg(ev, i), ev->ev_attach,
-		    ev->ev_nattach) == -1)
+		if (handler_put_arg(jb, ev, i) == -1)
 			return (-1);
 	}
 	return (0);

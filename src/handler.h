@@ -47,6 +47,8 @@ struct rain_socket {
 struct rain_event {
 	const char		*ev_name;	/* NULL for an ack answer */
 	yajl_val		 ev_data;	/* the packet's array */
+	char			*ev_raw;	/* its text, to forward arguments exactly */
+	size_t			 ev_rawlen;
 	size_t			 ev_first;	/* index of argument 0 in ev_data */
 	struct json_attach	*ev_attach;
 	size_t			 ev_nattach;

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <sys/types.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 
 #include <errno.h>
@@ -16,6 +17,8 @@
 
 #include "component.h"
 #include "conf.h"
+#include "eio.h"
+#include "handoff.h"
 #include "listener.h"
 #include "log.h"
 #include "master.h"
@@ -40,8 +43,17 @@ struct master_worker {
 	int64_t		 mw_kill_at;
 };
 
+/* The channels between the workers of one generation. */
+struct master_mesh {
+	unsigned		 mm_generation;
+	struct handoff_mesh	*mm_mesh;
+};
+
 struct master {
 	const struct master_options *m_opts;
+	char			 m_node_tag[EIO_NODE_TAG_LEN + 1];
+	struct master_mesh	*m_meshes;
+	size_t			 m_nmeshes;
 	struct conf		*m_conf;
 	struct component_set	*m_components;
 	struct listener_set	*m_ls;
@@ -87,6 +99,55 @@ master_remove_pidfile(struct master *m)
 	m->m_pidfile_written = 0;
 }
 
+static struct handoff_mesh *
+master_mesh(struct master *m, unsigned generation)
+{
+	size_t i;
+
+	for (i = 0; i < m->m_nmeshes; i++)
+		if (m->m_meshes[i].mm_generation == generation)
+			return (m->m_meshes[i].mm_mesh);
+	return (NULL);
+}
+
+/* Free the channels of generations that have no worker left. */
+static void
+master_mesh_gc(struct master *m)
+{
+	size_t	i, j;
+	int	used;
+
+	for (i = 0; i < m->m_nmeshes; ) {
+		used = m->m_meshes[i].mm_generation == m->m_generation;
+		for (j = 0; j < m->m_nworkers && !used; j++)
+			if (m->m_workers[j].mw_generation ==
+			    m->m_meshes[i].mm_generation)
+				used = 1;
+		if (used) {
+			i++;
+			continue;
+		}
+		handoff_mesh_free(m->m_meshes[i].mm_mesh);
+		m->m_meshes[i] = m->m_meshes[--m->m_nmeshes];
+	}
+}
+
+/* A random tag for this node's Engine.IO sids, fixed for its lifetime. */
+static void
+master_node_tag(struct master *m)
+{
+	static const char b64url[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	unsigned char	rnd[EIO_NODE_TAG_LEN];
+	size_t		i;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		fatal("getrandom");
+	for (i = 0; i < EIO_NODE_TAG_LEN; i++)
+		m->m_node_tag[i] = b64url[rnd[i] & 63];
+	m->m_node_tag[EIO_NODE_TAG_LEN] = '\0';
+}
+
 /* Fork the worker of record mw.  Signals stay blocked across fork(). */
 static void
 master_spawn(struct master *m, struct master_worker *mw)
@@ -101,9 +162,15 @@ master_spawn(struct master *m, struct master_worker *mw)
 		mw->mw_respawn_at = monotonic_ms() + MASTER_BACKOFF_MIN_MS;
 		return;
 	case 0:
+		/* Older generations' channels are none of this worker's business. */
+		for (size_t i = 0; i < m->m_nmeshes; i++)
+			if (m->m_meshes[i].mm_generation != mw->mw_generation)
+				handoff_mesh_free(m->m_meshes[i].mm_mesh);
 		wa.wa_conf = m->m_conf;
 		wa.wa_listeners = m->m_ls;
 		wa.wa_components = m->m_components;
+		wa.wa_mesh = master_mesh(m, mw->mw_generation);
+		wa.wa_node_tag = m->m_node_tag;
 		wa.wa_slot = mw->mw_slot;
 		wa.wa_generation = mw->mw_generation;
 		wa.wa_master = self;
@@ -125,6 +192,12 @@ master_start_generation(struct master *m)
 	int			 i, n = m->m_ls->ls_slots;
 
 	m->m_generation++;
+	m->m_meshes = xreallocarray(m->m_meshes, m->m_nmeshes + 1,
+	    sizeof(*m->m_meshes));
+	m->m_meshes[m->m_nmeshes].mm_generation = m->m_generation;
+	if ((m->m_meshes[m->m_nmeshes].mm_mesh = handoff_mesh_new(n)) == NULL)
+		fatal("cannot create the channels between workers");
+	m->m_nmeshes++;
 	m->m_workers = xreallocarray(m->m_workers, m->m_nworkers + (size_t)n,
 	    sizeof(*m->m_workers));
 	for (i = 0; i < n; i++) {
@@ -141,6 +214,7 @@ static void
 master_forget(struct master *m, size_t i)
 {
 	m->m_workers[i] = m->m_workers[--m->m_nworkers];
+	master_mesh_gc(m);
 }
 
 /* Ask the workers of older generations (or all, when all) to stop. */
@@ -353,6 +427,7 @@ master_main(const struct master_options *opts, struct conf *conf,
 	m.m_conf = conf;
 	m.m_components = components;
 	log_settag("master");
+	master_node_tag(&m);
 
 	/*
 	 * Every signal stays blocked in the master, which takes them one at
@@ -423,6 +498,9 @@ master_main(const struct master_options *opts, struct conf *conf,
 	master_remove_pidfile(&m);
 	listener_set_free(m.m_ls);
 	free(m.m_workers);
+	m.m_generation = 0;
+	master_mesh_gc(&m);
+	free(m.m_meshes);
 	component_set_free(m.m_components);
 	conf_free(m.m_conf);
 	return (0);

@@ -100,6 +100,23 @@ nsp_msg_new(enum sio_type type, const char *nsp, int64_t id, const char *json,
 }
 
 struct nsp_msg *
+nsp_msg_raw(const char *text, size_t len, struct sio_attachment *att,
+    size_t natt)
+{
+	struct nsp_msg *msg;
+
+	msg = xcalloc(1, sizeof(*msg));
+	msg->nm_refs = 1;
+	msg->nm_len = len;
+	msg->nm_data = xmalloc(len + 1);
+	memcpy(msg->nm_data, text, len);
+	msg->nm_data[len] = '\0';
+	msg->nm_attach = att;
+	msg->nm_nattach = natt;
+	return (msg);
+}
+
+struct nsp_msg *
 nsp_msg_ref(struct nsp_msg *msg)
 {
 	msg->nm_refs++;
@@ -493,6 +510,7 @@ nsp_job_release(struct nsp_job *job)
 		event_free(job->nj_timer);
 	if (job->nj_ev.ev_data != NULL)
 		yajl_tree_free(job->nj_ev.ev_data);
+	free(job->nj_ev.ev_raw);
 	for (i = 0; i < job->nj_ev.ev_nattach; i++)
 		free(job->nj_ev.ev_attach[i].ja_data);
 	free(job->nj_ev.ev_attach);
@@ -1006,6 +1024,8 @@ nsp_socket_ack(struct nsp_socket *s, struct sio_packet *pkt)
 	}
 	memset(&ev, 0, sizeof(ev));
 	ev.ev_data = pkt->sp_data;
+	ev.ev_raw = pkt->sp_raw;
+	ev.ev_rawlen = pkt->sp_rawlen;
 	ev.ev_first = 0;
 	if (pkt->sp_nattach > 0) {
 		ev.ev_attach = xcalloc(pkt->sp_nattach, sizeof(*ev.ev_attach));
@@ -1081,6 +1101,9 @@ nsp_socket_event(struct nsp_socket *s, struct sio_packet *pkt)
 	job->nj_ev.ev_name = iname;
 	job->nj_ev.ev_data = pkt->sp_data;
 	pkt->sp_data = NULL;
+	job->nj_ev.ev_raw = pkt->sp_raw;
+	job->nj_ev.ev_rawlen = pkt->sp_rawlen;
+	pkt->sp_raw = NULL;
 	job->nj_ev.ev_first = 1;
 	if (pkt->sp_nattach > 0) {
 		job->nj_ev.ev_attach = xcalloc(pkt->sp_nattach, sizeof(*job->nj_ev.ev_attach));

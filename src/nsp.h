@@ -261,6 +261,9 @@ void			 nsp_client_closed(struct nsp_client *, const char *reason);
 struct nsp_msg		*nsp_msg_new(enum sio_type, const char *nsp, int64_t id,
 			    const char *json, size_t len, struct sio_attachment *,
 			    size_t nattach);
+/* A message already encoded ("4..." text), taking att; from another worker. */
+struct nsp_msg		*nsp_msg_raw(const char *text, size_t len,
+			    struct sio_attachment *, size_t nattach);
 struct nsp_msg		*nsp_msg_ref(struct nsp_msg *);
 void			 nsp_msg_unref(struct nsp_msg *);
 

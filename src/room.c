@@ -9,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 #include "log.h"
 #include "nsp.h"
 #include "room.h"
+#include "sio_codec.h"
 #include "xmalloc.h"
 
 struct room {
@@ -227,9 +230,188 @@ room_size(struct room_table *rt, const char *name)
 	return (r->r_nmembers);
 }
 
+static size_t	room_deliver_local(struct nsp_namespace *, const char *,
+		    struct nsp_msg *, const struct nsp_socket *);
+static void	(*room_publish)(void *, const void *, size_t);
+static void	 *room_publish_arg;
+
+#define ROOM_WIRE_VERSION	1
+#define ROOM_WIRE_ALL		0xffff	/* room length meaning "no room" */
+
+void
+room_set_publisher(void (*fn)(void *, const void *, size_t), void *arg)
+{
+	room_publish = fn;
+	room_publish_arg = arg;
+}
+
+static void
+room_put16(struct evbuffer *b, size_t v)
+{
+	unsigned char x[2] = { (unsigned char)(v >> 8), (unsigned char)v };
+
+	evbuffer_add(b, x, 2);
+}
+
+static void
+room_put32(struct evbuffer *b, size_t v)
+{
+	unsigned char x[4] = { (unsigned char)(v >> 24), (unsigned char)(v >> 16),
+	    (unsigned char)(v >> 8), (unsigned char)v };
+
+	evbuffer_add(b, x, 4);
+}
+
+/*
+ * The wire form of a delivery: version, namespace, room (or none), the
+ * encoded message and its attachments, each with a length in front.
+ */
+static void
+room_encode(struct evbuffer *b, const char *nsp, const char *room,
+    const struct nsp_msg *msg)
+{
+	size_t i, n = strlen(nsp);
+
+	evbuffer_add(b, "\x01", 1);
+	room_put16(b, n);
+	evbuffer_add(b, nsp, n);
+	if (room == NULL)
+		room_put16(b, ROOM_WIRE_ALL);
+	else {
+		room_put16(b, strlen(room));
+		evbuffer_add(b, room, strlen(room));
+	}
+	room_put32(b, msg->nm_len);
+	evbuffer_add(b, msg->nm_data, msg->nm_len);
+	room_put16(b, msg->nm_nattach);
+	for (i = 0; i < msg->nm_nattach; i++) {
+		room_put32(b, msg->nm_attach[i].sa_len);
+		evbuffer_add(b, msg->nm_attach[i].sa_data, msg->nm_attach[i].sa_len);
+	}
+}
+
+struct room_reader {
+	const unsigned char	*rr_p;
+	size_t			 rr_left;
+	int			 rr_bad;
+};
+
+static size_t
+room_get(struct room_reader *r, int bytes)
+{
+	size_t v = 0;
+	int i;
+
+	if (r->rr_bad || r->rr_left < (size_t)bytes) {
+		r->rr_bad = 1;
+		return (0);
+	}
+	for (i = 0; i < bytes; i++)
+		v = v << 8 | r->rr_p[i];
+	r->rr_p += bytes;
+	r->rr_left -= (size_t)bytes;
+	return (v);
+}
+
+static const unsigned char *
+room_take(struct room_reader *r, size_t n)
+{
+	const unsigned char *p = r->rr_p;
+
+	if (r->rr_bad || r->rr_left < n) {
+		r->rr_bad = 1;
+		return (NULL);
+	}
+	r->rr_p += n;
+	r->rr_left -= n;
+	return (p);
+}
+
+int
+room_remote_deliver(struct nsp_registry *reg, const void *buf, size_t len)
+{
+	struct room_reader	 r = { buf, len, 0 };
+	struct nsp_namespace	*nn;
+	struct sio_attachment	*att = NULL;
+	struct nsp_msg		*msg;
+	const unsigned char	*p;
+	char			 nsp[SIO_NSP_MAX + 1], room[ROOM_NAME_MAX + 1];
+	size_t			 n, natt, i, textlen;
+	const char		*text;
+	int			 all;
+
+	if (room_get(&r, 1) != ROOM_WIRE_VERSION)
+		return (-1);
+	n = room_get(&r, 2);
+	if (n > SIO_NSP_MAX || (p = room_take(&r, n)) == NULL)
+		return (-1);
+	memcpy(nsp, p, n);
+	nsp[n] = '\0';
+	n = room_get(&r, 2);
+	all = n == ROOM_WIRE_ALL;
+	if (!all) {
+		if (n > ROOM_NAME_MAX || (p = room_take(&r, n)) == NULL)
+			return (-1);
+		memcpy(room, p, n);
+		room[n] = '\0';
+	}
+	textlen = room_get(&r, 4);
+	if ((text = (const char *)room_take(&r, textlen)) == NULL)
+		return (-1);
+	natt = room_get(&r, 2);
+	if (r.rr_bad || natt > SIO_ATTACHMENTS_MAX)
+		return (-1);
+	if (natt > 0)
+		att = xcalloc(natt, sizeof(*att));
+	for (i = 0; i < natt; i++) {
+		n = room_get(&r, 4);
+		if ((p = room_take(&r, n)) == NULL)
+			goto bad;
+		att[i].sa_data = xmemdup(p, n > 0 ? n : 1);
+		att[i].sa_len = n;
+	}
+	if (r.rr_left != 0)
+		goto bad;
+	if ((nn = nsp_registry_find(reg, nsp)) == NULL) {
+		/* Not served here (a reload in between): nobody to tell. */
+		for (i = 0; i < natt; i++)
+			free(att[i].sa_data);
+		free(att);
+		return (0);
+	}
+	msg = nsp_msg_raw(text, textlen, att, natt);
+	room_deliver_local(nn, all ? NULL : room, msg, NULL);
+	nsp_msg_unref(msg);
+	return (0);
+bad:
+	for (i = 0; i < natt; i++)
+		free(att[i].sa_data);
+	free(att);
+	return (-1);
+}
+
 size_t
 room_deliver(struct nsp_namespace *nn, const char *name, struct nsp_msg *msg,
     const struct nsp_socket *except)
+{
+	struct evbuffer	*b;
+	size_t		 n;
+
+	n = room_deliver_local(nn, name, msg, except);
+	if (room_publish != NULL) {
+		if ((b = evbuffer_new()) == NULL)
+			fatalx("room: out of memory");
+		room_encode(b, nn->nn_name, name, msg);
+		room_publish(room_publish_arg, evbuffer_pullup(b, -1),
+		    evbuffer_get_length(b));
+		evbuffer_free(b);
+	}
+	return (n);
+}
+
+static size_t
+room_deliver_local(struct nsp_namespace *nn, const char *name,
+    struct nsp_msg *msg, const struct nsp_socket *except)
 {
 	struct nsp_socket *s;
 	struct room_member *m;

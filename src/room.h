@@ -22,6 +22,7 @@
 struct nsp_msg;
 struct nsp_namespace;
 struct nsp_socket;
+struct nsp_registry;
 struct room;
 
 #define ROOM_NAME_MAX		256	/* bytes in a room name */
@@ -54,5 +55,17 @@ size_t			 room_size(struct room_table *, const char *);
  */
 size_t			 room_deliver(struct nsp_namespace *, const char *room,
 			    struct nsp_msg *, const struct nsp_socket *except);
+
+/*
+ * Delivery beyond this worker.  When a publisher is set, room_deliver
+ * also encodes every room emit and broadcast once (namespace, room,
+ * message and attachments) and hands the bytes to it; the receiving
+ * worker passes them to room_remote_deliver, which delivers to its own
+ * sockets only, so each recipient gets the message exactly once.
+ */
+void			 room_set_publisher(void (*)(void *arg, const void *, size_t),
+			    void *arg);
+/* Deliver an encoded message from another worker; -1 when malformed. */
+int			 room_remote_deliver(struct nsp_registry *, const void *, size_t);
 
 #endif

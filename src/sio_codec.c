@@ -152,6 +152,10 @@ sio_decode(const char *buf, size_t len, struct sio_packet *p, char *err,
 	/* Whatever follows is the JSON payload, to the end of the packet. */
 	if (i < len) {
 		p->sp_data = sio_json_parse_reason(buf + i, len - i, &reason);
+		if (p->sp_data != NULL) {
+			p->sp_raw = xstrndup(buf + i, len - i);
+			p->sp_rawlen = len - i;
+		}
 		if (p->sp_data == NULL)
 			goto bad;
 	}
@@ -184,6 +188,8 @@ static const char *
 sio_data_check(const struct sio_packet *p)
 {
 	yajl_val	v = p->sp_data, first;
+	const char	*name;
+	size_t		 namelen;
 
 	switch (p->sp_type) {
 	case SIO_CONNECT:
@@ -207,6 +213,11 @@ sio_data_check(const struct sio_packet *p)
 			return ("invalid payload");
 		if (sio_event_reserved(first->u.string))
 			return ("reserved event name");
+		/* The tree would cut the name at the NUL: another event. */
+		if (p->sp_raw != NULL && sio_json_element(p->sp_raw,
+		    p->sp_rawlen, 0, &name, &namelen) == 0 &&
+		    memmem(name, namelen, "\\u0000", 6) != NULL)
+			return ("\\u0000 in event name");
 		break;
 	case SIO_ACK:
 	case SIO_BINARY_ACK:
@@ -270,6 +281,7 @@ sio_packet_clear(struct sio_packet *p)
 	free(p->sp_nsp);
 	if (p->sp_data != NULL)
 		yajl_tree_free(p->sp_data);
+	free(p->sp_raw);
 	for (i = 0; i < p->sp_nrecv; i++)
 		free(p->sp_attach[i].sa_data);
 	free(p->sp_attach);
@@ -435,12 +447,8 @@ sio_json_scan(const char *s, size_t len)
 		if (instr) {
 			if (s[i] == '"')
 				instr = 0;
-			else if (s[i] == '\\') {
-				if (len - i >= 6 && memcmp(s + i + 1, "u0000",
-				    5) == 0)
-					return ("\\u0000 in JSON string");
+			else if (s[i] == '\\')
 				i++;	/* the escaped character */
-			}
 			continue;
 		}
 		switch (s[i]) {
@@ -679,5 +687,87 @@ sio_json_equal(yajl_val a, yajl_val b)
 		return (1);
 	default:
 		return (1);
+	}
+}
+
+/* Skip one JSON value starting at s[i] (text already checked); its end. */
+static size_t
+sio_json_skip(const char *s, size_t len, size_t i)
+{
+	int depth = 0, instr = 0;
+
+	for (; i < len; i++) {
+		if (instr) {
+			if (s[i] == '\\')
+				i++;
+			else if (s[i] == '"')
+				instr = 0;
+			if (!instr && depth == 0)
+				return (i + 1);
+			continue;
+		}
+		switch (s[i]) {
+		case '"':
+			instr = 1;
+			break;
+		case '[':
+		case '{':
+			depth++;
+			break;
+		case ']':
+		case '}':
+			if (depth == 0)
+				return (i);	/* the end of the enclosing array */
+			if (--depth == 0)
+				return (i + 1);
+			break;
+		case ',':
+			if (depth == 0)
+				return (i);
+			break;
+		default:
+			break;
+		}
+	}
+	return (i);
+}
+
+int
+sio_json_element(const char *raw, size_t len, size_t idx, const char **p,
+    size_t *plen)
+{
+	size_t i = 0, start, end, n = 0;
+
+	while (i < len && (raw[i] == ' ' || raw[i] == '\t' || raw[i] == '\n' ||
+	    raw[i] == '\r'))
+		i++;
+	if (i >= len || raw[i] != '[')
+		return (-1);
+	i++;
+	for (;;) {
+		while (i < len && (raw[i] == ' ' || raw[i] == '\t' ||
+		    raw[i] == '\n' || raw[i] == '\r'))
+			i++;
+		if (i >= len || raw[i] == ']')
+			return (-1);
+		start = i;
+		end = sio_json_skip(raw, len, i);
+		if (n == idx) {
+			/* Trim trailing white space before ',' or ']'. */
+			while (end > start && (raw[end - 1] == ' ' ||
+			    raw[end - 1] == '\t' || raw[end - 1] == '\n' ||
+			    raw[end - 1] == '\r'))
+				end--;
+			*p = raw + start;
+			*plen = end - start;
+			return (0);
+		}
+		i = end;
+		while (i < len && raw[i] != ',' && raw[i] != ']')
+			i++;
+		if (i >= len || raw[i] == ']')
+			return (-1);
+		i++;	/* the comma */
+		n++;
 	}
 }

@@ -53,6 +53,13 @@ struct sio_packet {
 	char			*sp_nsp;	/* "/" when absent */
 	int64_t			 sp_id;		/* ack id, -1 when absent */
 	yajl_val		 sp_data;	/* NULL when absent */
+	/*
+	 * The data as it was sent (NUL-terminated copy), so that arguments
+	 * can be passed on byte for byte: the tree cannot hold a string
+	 * with "\u0000" in it (yajl's strings are C strings, cut there).
+	 */
+	char			*sp_raw;
+	size_t			 sp_rawlen;
 	size_t			 sp_nattach;	/* declared attachments */
 	size_t			 sp_nrecv;	/* attachments received so far */
 	struct sio_attachment	*sp_attach;	/* sp_nattach slots */
@@ -90,6 +97,12 @@ int	sio_add_attachment(struct sio_packet *, const void *data, size_t len);
 int	sio_complete(const struct sio_packet *);
 /* Free what the packet owns; it is then empty (sp_id -1). */
 void	sio_packet_clear(struct sio_packet *);
+/*
+ * Find element idx of the JSON array text raw[0..len) (as checked by
+ * sio_decode): 0 with *p, *plen set to its text, or -1 when absent.
+ */
+int	sio_json_element(const char *raw, size_t len, size_t idx,
+	    const char **p, size_t *plen);
 
 /* Is name an event name socket.io reserves ("connect", "disconnect", ...)? */
 int	sio_event_reserved(const char *name);

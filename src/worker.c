@@ -22,8 +22,12 @@
 #include "conf.h"
 #include "conn.h"
 #include "listener.h"
+#include "eio.h"
+#include "handoff.h"
 #include "log.h"
 #include "nsp.h"
+#include "room.h"
+#include "static.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -133,6 +137,37 @@ worker_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	event_base_loopexit(w->w_base, NULL);
 }
 
+/* Another worker passed us a connection for a session we own. */
+static void
+worker_handoff_conn(void *arg, int fd, const void *bytes, size_t len)
+{
+	conn_adopt(arg, fd, bytes, len);
+}
+
+/* A room emit or broadcast from another worker. */
+static void
+worker_handoff_bus(void *arg, const void *msg, size_t len)
+{
+	struct worker *w = arg;
+
+	if (room_remote_deliver(w->w_nsp, msg, len) == -1)
+		log_warnx("malformed message from another worker dropped");
+}
+
+/* Our room emits and broadcasts, for the other workers. */
+static void
+worker_publish(void *arg, const void *msg, size_t len)
+{
+	struct worker *w = arg;
+
+	if (w->w_handoff != NULL)
+		bus_publish(w->w_handoff, msg, len);
+}
+
+static const struct handoff_cbs worker_handoff_cbs = {
+	worker_handoff_conn, worker_handoff_bus
+};
+
 /* Graceful stop: no new connections, finish the open ones, then exit. */
 static void
 worker_stop(struct worker *w)
@@ -145,6 +180,7 @@ worker_stop(struct worker *w)
 	w->w_stopping = 1;
 	log_info("stopping, %zu connections open", w->w_nconns);
 	worker_accept_set(w, 0);
+	eio_server_stop(w->w_eio);
 	conn_stop_all(w);
 	if (w->w_nconns == 0) {
 		event_base_loopexit(w->w_base, NULL);
@@ -249,6 +285,19 @@ worker_main(const struct worker_args *wa)
 	w.w_nsp = nsp_registry_new(w.w_base, wa->wa_components, &ns);
 	if (w.w_nsp == NULL)
 		fatalx("cannot set up the namespaces");
+
+	w.w_static = static_new(wa->wa_components, w.w_conf->c_eio_path,
+	    w.w_conf->c_client_script);
+	w.w_eio = eio_server_new(&w, wa->wa_node_tag);
+	if (wa->wa_mesh != NULL) {
+		w.w_handoff = handoff_worker_new(wa->wa_mesh, wa->wa_slot,
+		    w.w_base, &worker_handoff_cbs, &w);
+		if (w.w_handoff == NULL)
+			fatalx("cannot join the other workers");
+		/* Only memory by now: the worker works on its own copies. */
+		handoff_mesh_free(wa->wa_mesh);
+		room_set_publisher(worker_publish, &w);
+	}
 
 	worker_listen(&w, wa->wa_listeners, wa->wa_slot);
 	worker_drop_privileges(w.w_conf);

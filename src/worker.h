@@ -22,6 +22,10 @@ struct event_base;
 struct evconnlistener;
 struct listener_set;
 struct nsp_registry;
+struct eio_server;
+struct static_ctx;
+struct handoff;
+struct handoff_mesh;
 
 /* How long accept stays paused after EMFILE/ENFILE before retrying. */
 #define WORKER_ACCEPT_RETRY_MS	100
@@ -42,6 +46,9 @@ struct worker {
 	int			  w_stopping;	/* graceful stop under way */
 	struct event		 *w_stop_timer;	/* hard deadline */
 	struct nsp_registry	 *w_nsp;	/* namespaces and handlers */
+	struct eio_server	 *w_eio;	/* Engine.IO sessions */
+	struct static_ctx	 *w_static;	/* components' client files */
+	struct handoff		 *w_handoff;	/* to the other workers */
 	struct event		**w_signals;
 	size_t			  w_nsignals;
 };
@@ -50,6 +57,8 @@ struct worker_args {
 	const struct conf	*wa_conf;
 	struct listener_set	*wa_listeners;
 	const struct component_set *wa_components;
+	struct handoff_mesh	*wa_mesh;	/* of this generation */
+	const char		*wa_node_tag;	/* sid prefix naming the node */
 	int			 wa_slot;
 	unsigned		 wa_generation;
 	pid_t			 wa_master;	/* to notice its death */

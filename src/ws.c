@@ -1,0 +1,401 @@
+/*
+ * ws.c: WebSocket connections.  See ws.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "conn.h"
+#include "http.h"
+#include "log.h"
+#include "nsp.h"
+#include "ws.h"
+#include "ws_frame.h"
+#include "xmalloc.h"
+
+/* Messages handled per read callback before yielding to the loop. */
+#define WS_MESSAGES_PER_READ	256
+
+enum ws_state {
+	WS_OPEN,
+	WS_CLOSING,	/* our close frame sent, waiting for the peer's */
+	WS_DEAD		/* wh_closed scheduled */
+};
+
+struct ws_conn {
+	struct conn		*wc_conn;
+	struct ws_parser	 wc_parser;
+	enum ws_state		 wc_state;
+	size_t			 wc_max_send_queue;
+	const struct ws_handler	*wc_handler;
+	void			*wc_arg;
+	struct event		*wc_ev;		/* deferred close / close wait */
+	const char		*wc_reason;	/* for wh_closed */
+	int			 wc_reading;	/* inside the read callback */
+	int			 wc_zombie;	/* freed by the owner while reading */
+};
+
+unsigned long ws_dropped_slow;
+
+static void	ws_read_cb(struct conn *, void *);
+static void	ws_closed_cb(struct conn *, void *);
+static void	ws_ev_cb(evutil_socket_t, short, void *);
+
+static const struct conn_proto ws_proto = {
+	ws_read_cb, NULL, ws_closed_cb
+};
+
+/* A frame built once for a Socket.IO message, shared by every recipient. */
+struct ws_cache {
+	unsigned char	 *wk_text;	/* header + "4..." */
+	size_t		  wk_text_len;
+	unsigned char	(*wk_hdrs)[WS_HEADER_MAX];	/* per attachment */
+	size_t		 *wk_hdr_len;
+};
+
+static void
+ws_cache_free(void *p)
+{
+	struct ws_cache *wk = p;
+
+	free(wk->wk_text);
+	free(wk->wk_hdrs);
+	free(wk->wk_hdr_len);
+	free(wk);
+}
+
+static struct ws_cache *
+ws_cache_get(struct nsp_msg *msg)
+{
+	struct ws_cache	*wk;
+	unsigned char	 hdr[WS_HEADER_MAX];
+	size_t		 hlen, i;
+
+	if (msg->nm_tcache != NULL)
+		return (msg->nm_tcache);
+	wk = xcalloc(1, sizeof(*wk));
+	hlen = ws_frame_header(hdr, WS_OP_TEXT, msg->nm_len);
+	wk->wk_text = xmalloc(hlen + msg->nm_len);
+	memcpy(wk->wk_text, hdr, hlen);
+	memcpy(wk->wk_text + hlen, msg->nm_data, msg->nm_len);
+	wk->wk_text_len = hlen + msg->nm_len;
+	if (msg->nm_nattach > 0) {
+		wk->wk_hdrs = xcalloc(msg->nm_nattach, sizeof(*wk->wk_hdrs));
+		wk->wk_hdr_len = xcalloc(msg->nm_nattach, sizeof(size_t));
+		for (i = 0; i < msg->nm_nattach; i++)
+			wk->wk_hdr_len[i] = ws_frame_header(wk->wk_hdrs[i],
+			    WS_OP_BINARY, msg->nm_attach[i].sa_len);
+	}
+	msg->nm_tcache = wk;
+	msg->nm_tcache_free = ws_cache_free;
+	return (wk);
+}
+
+int
+ws_upgrade_check(const struct http_request *req, const char **extra)
+{
+	const struct http_header	*key, *ver;
+	char				 accept[WS_ACCEPT_LEN + 1];
+
+	*extra = NULL;
+	if (req->hr_method != HTTP_METHOD_GET ||
+	    !http_header_has_token(req, "Upgrade", "websocket") ||
+	    !req->hr_upgrade)
+		return (400);
+	ver = http_header_find(req, "Sec-WebSocket-Version");
+	if (ver == NULL || ver->hh_valuelen != 2 ||
+	    memcmp(ver->hh_value, "13", 2) != 0) {
+		*extra = "Sec-WebSocket-Version: 13\r\n";
+		return (ver == NULL ? 400 : 426);
+	}
+	key = http_header_find(req, "Sec-WebSocket-Key");
+	if (key == NULL || ws_accept_key(key->hh_value, key->hh_valuelen,
+	    accept) == -1)
+		return (400);
+	return (0);
+}
+
+struct ws_conn *
+ws_accept(struct conn *c, const struct http_request *req, const char *extra,
+    size_t max_payload, size_t max_send_queue, const struct ws_handler *h,
+    void *arg)
+{
+	const struct http_header	*key;
+	struct ws_conn			*wc;
+	struct evbuffer			*out = conn_output(c);
+	char				 accept[WS_ACCEPT_LEN + 1];
+
+	key = http_header_find(req, "Sec-WebSocket-Key");
+	if (key == NULL || ws_accept_key(key->hh_value, key->hh_valuelen,
+	    accept) == -1)
+		return (NULL);
+	evbuffer_add_printf(out, "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n%s\r\n", accept,
+	    extra != NULL ? extra : "");
+	wc = xcalloc(1, sizeof(*wc));
+	wc->wc_conn = c;
+	ws_parser_init(&wc->wc_parser, max_payload);
+	wc->wc_max_send_queue = max_send_queue;
+	wc->wc_handler = h;
+	wc->wc_arg = arg;
+	wc->wc_ev = evtimer_new(bufferevent_get_base(c->c_bev), ws_ev_cb, wc);
+	if (wc->wc_ev == NULL)
+		fatalx("ws: cannot create a timer");
+	conn_takeover(c, &ws_proto, wc);
+	return (wc);
+}
+
+void
+ws_rebind(struct ws_conn *wc, const struct ws_handler *h, void *arg)
+{
+	wc->wc_handler = h;
+	wc->wc_arg = arg;
+}
+
+static void
+ws_free(struct ws_conn *wc)
+{
+	/* The read loop still uses wc: it frees it on its way out. */
+	if (wc->wc_reading) {
+		wc->wc_zombie = 1;
+		evtimer_del(wc->wc_ev);
+		return;
+	}
+	ws_parser_free(&wc->wc_parser);
+	event_free(wc->wc_ev);
+	free(wc);
+}
+
+/*
+ * The connection is over for a reason the owner did not ask for: tell it
+ * from the loop, never from inside one of its own calls.
+ */
+static void
+ws_die(struct ws_conn *wc, const char *reason)
+{
+	struct timeval tv = { 0, 0 };
+
+	if (wc->wc_state == WS_DEAD)
+		return;
+	wc->wc_state = WS_DEAD;
+	wc->wc_reason = reason;
+	evtimer_add(wc->wc_ev, &tv);
+}
+
+/* Send a close frame and end the connection once it is written. */
+static void
+ws_fail(struct ws_conn *wc, int code, const char *reason)
+{
+	struct conn *c = wc->wc_conn;
+
+	log_info("%s: websocket closed: %s (%d)", c->c_peer, reason, code);
+	ws_close_append(conn_output(c), code, NULL);
+	conn_close_after_write(c);
+	wc->wc_conn = NULL;
+	ws_die(wc, "transport error");
+}
+
+static void
+ws_ev_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct ws_conn *wc = arg;
+
+	(void)fd;
+	(void)what;
+	if (wc->wc_state == WS_DEAD) {
+		if (wc->wc_conn != NULL) {
+			conn_abort(wc->wc_conn);
+			wc->wc_conn = NULL;
+		}
+		wc->wc_handler->wh_closed(wc->wc_arg, wc->wc_reason);
+		ws_free(wc);
+		return;
+	}
+	/* WS_CLOSING: the peer never answered our close frame. */
+	if (wc->wc_conn != NULL)
+		conn_abort(wc->wc_conn);
+	ws_free(wc);
+}
+
+static void
+ws_read_cb(struct conn *c, void *arg)
+{
+	struct ws_conn		*wc = arg;
+	struct evbuffer		*in = conn_input(c);
+	struct ws_event		 ev;
+	int			 n;
+
+	for (n = 0; n < WS_MESSAGES_PER_READ && wc->wc_state != WS_DEAD; n++) {
+		switch (ws_parser_feed_evbuffer(&wc->wc_parser, in, &ev)) {
+		case WS_EV_MORE:
+			return;
+		case WS_EV_MESSAGE:
+			if (wc->wc_state != WS_OPEN)
+				break;
+			/*
+			 * The owner may close or abort us from in here, which
+			 * may free the connection too: look at nothing after.
+			 */
+			wc->wc_reading = 1;
+			wc->wc_handler->wh_message(wc->wc_arg,
+			    ev.we_opcode == WS_OP_BINARY, ev.we_data, ev.we_len);
+			wc->wc_reading = 0;
+			if (wc->wc_zombie) {
+				ws_free(wc);
+				return;
+			}
+			if (wc->wc_conn == NULL)
+				return;
+			break;
+		case WS_EV_PING:
+			if (wc->wc_state == WS_OPEN)
+				ws_frame_append(conn_output(c), WS_OP_PONG,
+				    ev.we_data, ev.we_len);
+			break;
+		case WS_EV_PONG:
+			break;
+		case WS_EV_CLOSE:
+			if (wc->wc_state == WS_CLOSING) {
+				/* Our close was answered: done. */
+				conn_close_after_write(c);
+				wc->wc_conn = NULL;
+				evtimer_del(wc->wc_ev);
+				ws_free(wc);
+				return;
+			}
+			/* Answer with the same code, then close. */
+			ws_close_append(conn_output(c), ev.we_code, NULL);
+			conn_close_after_write(c);
+			wc->wc_conn = NULL;
+			ws_die(wc, "transport close");
+			return;
+		case WS_EV_ERROR:
+			ws_fail(wc, ev.we_code, ev.we_error);
+			return;
+		}
+	}
+	/* More messages are waiting: come back after others had a turn. */
+	if (wc->wc_state != WS_DEAD && evbuffer_get_length(in) > 0)
+		bufferevent_trigger(c->c_bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+static void
+ws_closed_cb(struct conn *c, void *arg)
+{
+	struct ws_conn *wc = arg;
+
+	(void)c;
+	wc->wc_conn = NULL;
+	if (wc->wc_state == WS_CLOSING) {
+		evtimer_del(wc->wc_ev);
+		ws_free(wc);
+		return;
+	}
+	ws_die(wc, "transport close");
+}
+
+/* Enforce max_send_queue after queueing; -1 when the client was dropped. */
+static int
+ws_check_queue(struct ws_conn *wc)
+{
+	if (ws_queued(wc) <= wc->wc_max_send_queue)
+		return (0);
+	ws_dropped_slow++;
+	log_warnx("%s: send queue over %zu bytes: client dropped",
+	    wc->wc_conn->c_peer, wc->wc_max_send_queue);
+	conn_abort(wc->wc_conn);
+	wc->wc_conn = NULL;
+	ws_die(wc, "transport error");
+	return (-1);
+}
+
+int
+ws_send(struct ws_conn *wc, int binary, const void *data, size_t len)
+{
+	if (wc->wc_state != WS_OPEN || wc->wc_conn == NULL)
+		return (-1);
+	if (ws_frame_append(conn_output(wc->wc_conn),
+	    binary ? WS_OP_BINARY : WS_OP_TEXT, data, len) == -1)
+		fatalx("ws: out of memory");
+	return (ws_check_queue(wc));
+}
+
+static void
+ws_msg_unref(const void *data, size_t len, void *arg)
+{
+	(void)data;
+	(void)len;
+	nsp_msg_unref(arg);
+}
+
+int
+ws_send_msg(struct ws_conn *wc, struct nsp_msg *msg)
+{
+	struct ws_cache	*wk;
+	struct evbuffer	*out;
+	size_t		 i;
+
+	if (wc->wc_state != WS_OPEN || wc->wc_conn == NULL)
+		return (-1);
+	wk = ws_cache_get(msg);
+	out = conn_output(wc->wc_conn);
+	/* By reference: the message lives until the last recipient wrote it. */
+	if (evbuffer_add_reference(out, wk->wk_text, wk->wk_text_len,
+	    ws_msg_unref, nsp_msg_ref(msg)) == -1)
+		fatalx("ws: out of memory");
+	for (i = 0; i < msg->nm_nattach; i++) {
+		if (evbuffer_add(out, wk->wk_hdrs[i], wk->wk_hdr_len[i]) == -1 ||
+		    evbuffer_add_reference(out, msg->nm_attach[i].sa_data,
+		    msg->nm_attach[i].sa_len, ws_msg_unref,
+		    nsp_msg_ref(msg)) == -1)
+			fatalx("ws: out of memory");
+	}
+	return (ws_check_queue(wc));
+}
+
+void
+ws_close(struct ws_conn *wc, int code, const char *reason)
+{
+	struct timeval tv = { WS_CLOSE_WAIT_MS / 1000, (WS_CLOSE_WAIT_MS % 1000) * 1000 };
+
+	if (wc->wc_state == WS_DEAD) {
+		/* wh_closed is pending: the owner asked first, so cancel it. */
+		evtimer_del(wc->wc_ev);
+		if (wc->wc_conn != NULL)
+			conn_abort(wc->wc_conn);
+		ws_free(wc);
+		return;
+	}
+	if (wc->wc_conn == NULL) {
+		ws_free(wc);
+		return;
+	}
+	ws_close_append(conn_output(wc->wc_conn), code, reason);
+	wc->wc_state = WS_CLOSING;
+	evtimer_add(wc->wc_ev, &tv);
+}
+
+void
+ws_abort(struct ws_conn *wc)
+{
+	evtimer_del(wc->wc_ev);
+	if (wc->wc_conn != NULL)
+		conn_abort(wc->wc_conn);
+	ws_free(wc);
+}
+
+size_t
+ws_queued(const struct ws_conn *wc)
+{
+	if (wc->wc_conn == NULL)
+		return (0);
+	return (evbuffer_get_length(conn_output(wc->wc_conn)));
+}
