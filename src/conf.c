@@ -111,6 +111,12 @@ static int	conf_check_user(struct conf_parser *,
 static void	conf_free_listen(struct conf *);
 static int	conf_check_eio_path(struct conf_parser *,
 		    const struct conf_directive *, void *);
+static int	conf_check_redis(struct conf_parser *,
+		    const struct conf_directive *, void *);
+static int	conf_check_token(struct conf_parser *,
+		    const struct conf_directive *, void *);
+static int	conf_check_tls_protocols(struct conf_parser *,
+		    const struct conf_directive *, void *);
 
 #define CONF_FIELD(f)							\
 	.cd_off = offsetof(struct conf, f),				\
@@ -125,7 +131,7 @@ static const struct conf_directive conf_directives[] = {
 	{ .cd_name = "include", .cd_type = CONF_T_CUSTOM,
 	  .cd_flags = CONF_F_MULTI, .cd_set = conf_set_include },
 	{ .cd_name = "listen", .cd_type = CONF_T_CUSTOM,
-	  .cd_flags = CONF_F_MULTI, .cd_default = "127.0.0.1:8080",
+	  .cd_flags = CONF_F_MULTI, .cd_default = "127.0.0.1:8080", .cd_maxargs = 2,
 	  .cd_set = conf_set_listen, .cd_free = conf_free_listen },
 	{ .cd_name = "workers", .cd_type = CONF_T_CUSTOM, CONF_FIELD(c_workers),
 	  .cd_min = 1, .cd_max = CONF_WORKERS_MAX, .cd_default = "auto",
@@ -187,12 +193,71 @@ static const struct conf_directive conf_directives[] = {
 	  .cd_flags = CONF_F_MULTI, CONF_FIELD(c_allowed_origins) },
 	{ .cd_name = "client_script", .cd_type = CONF_T_PATH,
 	  .cd_flags = CONF_F_NONE, CONF_FIELD(c_client_script) },
+
+	/* Sessions and routing through Redis. */
+	{ .cd_name = "redis", .cd_type = CONF_T_STRING, CONF_FIELD(c_redis),
+	  .cd_flags = CONF_F_NONE, .cd_check = conf_check_redis },
+	{ .cd_name = "redis_password", .cd_type = CONF_T_STRING,
+	  CONF_FIELD(c_redis_password) },
+	CONF_ROW("redis_db", CONF_T_COUNT, c_redis_db, 0, 65535, "0"),
+	{ .cd_name = "redis_prefix", .cd_type = CONF_T_STRING,
+	  CONF_FIELD(c_redis_prefix), .cd_default = "rain:" },
+	CONF_ROW("redis_timeout", CONF_T_DURATION, c_redis_timeout,
+	    10, MS_MINUTE, "2s"),
+	{ .cd_name = "cookie_secret_file", .cd_type = CONF_T_PATH,
+	  .cd_flags = CONF_F_NONE, CONF_FIELD(c_cookie_secret_file) },
+	{ .cd_name = "cookie_name", .cd_type = CONF_T_STRING,
+	  CONF_FIELD(c_cookie_name), .cd_default = "rain.sid",
+	  .cd_check = conf_check_token },
+	{ .cd_name = "cookie_secure", .cd_type = CONF_T_BOOL,
+	  CONF_FIELD(c_cookie_secure), .cd_default = "no" },
+	CONF_ROW("cookie_max_age", CONF_T_DURATION, c_cookie_max_age,
+	    0, 400 * 24 * MS_HOUR, "0s"),
+	CONF_ROW("session_max_age", CONF_T_DURATION, c_session_max_age,
+	    MS_SECOND, 400 * 24 * MS_HOUR, "24h"),
+	{ .cd_name = "session_create", .cd_type = CONF_T_BOOL,
+	  CONF_FIELD(c_session_create), .cd_default = "no" },
+	{ .cd_name = "node_id", .cd_type = CONF_T_STRING, CONF_FIELD(c_node_id),
+	  .cd_check = conf_check_token },
+
+	/* TLS. */
+	{ .cd_name = "tls_certificate", .cd_type = CONF_T_PATH,
+	  CONF_FIELD(c_tls_certificate) },
+	{ .cd_name = "tls_certificate_key", .cd_type = CONF_T_PATH,
+	  CONF_FIELD(c_tls_certificate_key) },
+	{ .cd_name = "tls_chain", .cd_type = CONF_T_PATH,
+	  CONF_FIELD(c_tls_chain) },
+	{ .cd_name = "tls_protocols", .cd_type = CONF_T_STRINGS,
+	  .cd_maxargs = 4, CONF_FIELD(c_tls_protocols),
+	  .cd_check = conf_check_tls_protocols },
+	{ .cd_name = "tls_ciphers", .cd_type = CONF_T_STRING,
+	  CONF_FIELD(c_tls_ciphers) },
+
+	/* Hostile clients and RAIN's idle policy. */
+	{ .cd_name = "require_origin", .cd_type = CONF_T_BOOL,
+	  CONF_FIELD(c_require_origin), .cd_default = "no" },
+	CONF_ROW("max_namespaces_per_connection", CONF_T_COUNT,
+	    c_max_namespaces, 1, 1024, "32"),
+	CONF_ROW("idle_time", CONF_T_DURATION, c_idle_time,
+	    MS_SECOND, 30 * 24 * MS_HOUR, "1200s"),
+	{ .cd_name = "disconnect_idle", .cd_type = CONF_T_BOOL,
+	  CONF_FIELD(c_disconnect_idle), .cd_default = "no" },
+	CONF_ROW("disconnect_idle_on_max_conn", CONF_T_COUNT,
+	    c_disconnect_idle_on_max_conn, 0, CONF_CONNECTIONS_MAX, "2000"),
+	CONF_ROW("idle_check_interval", CONF_T_DURATION, c_idle_check_interval,
+	    100, MS_HOUR, "10s"),
 };
 
 /* Where a directive was first seen, for defaults and duplicates. */
 struct conf_where {
 	const char	*cw_file;	/* NULL: not seen */
 	int		 cw_line;
+};
+
+/* The same, kept in struct conf for checks made after loading. */
+struct conf_seen {
+	char		*sn_file;	/* NULL: not given */
+	int		 sn_line;
 };
 
 struct conf_parser {
@@ -775,7 +840,7 @@ conf_set_include(struct conf_parser *p,
 
 static int
 conf_set_listen(struct conf_parser *p, const struct conf_directive *d UNUSED,
-    char **argv, size_t argc UNUSED)
+    char **argv, size_t argc)
 {
 	struct conf		*c = p->p_conf;
 	struct conf_listen	*l;
@@ -785,6 +850,9 @@ conf_set_listen(struct conf_parser *p, const struct conf_directive *d UNUSED,
 	char			 file[CONF_ERR_MAX];
 	size_t			 i;
 
+	if (argc > 1 && strcmp(argv[1], "tls") != 0)
+		return (conf_error(p, "unexpected argument \"%s\" to listen",
+		    conf_show(shown, argv[1])));
 	if (conf_parse_addr(argv[0], &ss, &sslen) == -1)
 		return (conf_error(p, "invalid listen address \"%s\": expected "
 		    "IPV4:PORT, [IPV6]:PORT or *:PORT",
@@ -806,6 +874,7 @@ conf_set_listen(struct conf_parser *p, const struct conf_directive *d UNUSED,
 	l = &c->c_listen[c->c_nlisten++];
 	memset(l, 0, sizeof(*l));
 	l->cl_text = xstrdup(argv[0]);
+	l->cl_tls = argc > 1;
 	memcpy(&l->cl_ss, &ss, sizeof(ss));
 	l->cl_sslen = sslen;
 	l->cl_file = xstrdup(p->p_file);
@@ -905,6 +974,66 @@ conf_check_eio_path(struct conf_parser *p,
 		(*sp)[len + 1] = '\0';
 		free(s);
 	}
+	return (0);
+}
+
+/* "unix:/path" or "host:port" (a name or an address, resolved at connect). */
+static int
+conf_check_redis(struct conf_parser *p, const struct conf_directive *d UNUSED,
+    void *field)
+{
+	const char	*s = *(char **)field, *colon;
+	char		 shown[CONF_SHOW_BUF];
+	uint64_t	 port;
+
+	if (s == NULL)
+		return (0);
+	if (strncmp(s, "unix:", 5) == 0) {
+		if (s[5] != '/')
+			return (conf_error(p, "redis \"%s\": unix: needs an "
+			    "absolute path", conf_show(shown, s)));
+		return (0);
+	}
+	if ((colon = strrchr(s, ':')) == NULL || colon == s ||
+	    conf_parse_u64(colon + 1, NULL, &port) == -1 || port == 0 ||
+	    port > CONF_PORT_MAX)
+		return (conf_error(p, "invalid redis address \"%s\": expected "
+		    "unix:/path or host:port", conf_show(shown, s)));
+	return (0);
+}
+
+/* Names that go into headers and keys: visible ASCII, no separators. */
+static int
+conf_check_token(struct conf_parser *p, const struct conf_directive *d,
+    void *field)
+{
+	const char	*s = *(char **)field;
+	char		 shown[CONF_SHOW_BUF];
+
+	if (s == NULL)
+		return (0);
+	if (*s == '\0' || strlen(s) > 64 ||
+	    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789._-") != strlen(s))
+		return (conf_error(p, "invalid %s \"%s\": letters, digits, "
+		    "'.', '_' and '-' only (at most 64)", d->cd_name,
+		    conf_show(shown, s)));
+	return (0);
+}
+
+static int
+conf_check_tls_protocols(struct conf_parser *p,
+    const struct conf_directive *d UNUSED, void *field)
+{
+	const struct conf_strings	*l = field;
+	char				 shown[CONF_SHOW_BUF];
+	size_t				 i;
+
+	for (i = 0; i < l->cs_n; i++)
+		if (strcmp(l->cs_v[i], "TLSv1.2") != 0 &&
+		    strcmp(l->cs_v[i], "TLSv1.3") != 0)
+			return (conf_error(p, "unknown TLS protocol \"%s\": "
+			    "TLSv1.2 or TLSv1.3", conf_show(shown, l->cs_v[i])));
 	return (0);
 }
 
@@ -1229,6 +1358,16 @@ conf_load_buffer(const char *name, const char *buf, size_t len, char *err,
 	else if (conf_parse_buffer(&p, buf, len) == 0)
 		rv = conf_defaults(&p);
 
+	if (rv == 0) {
+		/* Included files' names go with the parser: keep copies. */
+		c->c_seen = xcalloc(nitems(conf_directives), sizeof(*c->c_seen));
+		for (i = 0; i < nitems(conf_directives); i++) {
+			if (p.p_first[i].cw_file == NULL)
+				continue;
+			c->c_seen[i].sn_file = xstrdup(p.p_first[i].cw_file);
+			c->c_seen[i].sn_line = p.p_first[i].cw_line;
+		}
+	}
 	for (i = 0; i < p.p_nfiles; i++)
 		free(p.p_files[i]);
 	free(p.p_files);
@@ -1287,6 +1426,27 @@ conf_free(struct conf *c)
 			break;
 		}
 	}
+	if (c->c_seen != NULL)
+		for (i = 0; i < nitems(conf_directives); i++)
+			free(c->c_seen[i].sn_file);
+	free(c->c_seen);
 	free(c->c_path);
 	free(c);
+}
+
+int
+conf_where(const struct conf *c, const char *directive, const char **file,
+    int *line)
+{
+	const struct conf_directive	*d;
+	const struct conf_seen		*sn;
+
+	if (c->c_seen == NULL || (d = conf_lookup(directive)) == NULL)
+		return (-1);
+	sn = &c->c_seen[d - conf_directives];
+	if (sn->sn_file == NULL)
+		return (-1);
+	*file = sn->sn_file;
+	*line = sn->sn_line;
+	return (0);
 }

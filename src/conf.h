@@ -50,6 +50,7 @@ struct conf_listen {
 	char			*cl_text;	/* as written: "127.0.0.1:0", "[::1]:80" */
 	struct sockaddr_storage	 cl_ss;
 	socklen_t		 cl_sslen;
+	int			 cl_tls;	/* "listen ADDR:PORT tls" */
 	char			*cl_file;	/* where it was written, or
 						   "(default)" */
 	int			 cl_line;
@@ -92,6 +93,37 @@ struct conf {
 	size_t			 c_max_send_queue;	/* bytes queued per client */
 	struct conf_strings	 c_allowed_origins;	/* empty: same origin */
 	char			*c_client_script;	/* socket.io.min.js, or NULL */
+
+	/* Sessions and routing through Redis (redis.h, session.h, cookie.h). */
+	char			*c_redis;	/* "unix:/path" or "host:port"; NULL: none */
+	char			*c_redis_password;
+	size_t			 c_redis_db;
+	char			*c_redis_prefix;	/* "rain:" */
+	int64_t			 c_redis_timeout;	/* ms: connect and command */
+	char			*c_cookie_secret_file;
+	char			*c_cookie_name;	/* "rain.sid" */
+	int			 c_cookie_secure;
+	int64_t			 c_cookie_max_age;	/* ms; 0: a browser-session cookie */
+	int64_t			 c_session_max_age;	/* ms of sliding expiry */
+	int			 c_session_create;	/* make sessions for cookieless clients */
+	char			*c_node_id;	/* NULL: random at start */
+
+	/* TLS (tls.h). */
+	char			*c_tls_certificate;
+	char			*c_tls_certificate_key;
+	char			*c_tls_chain;
+	struct conf_strings	 c_tls_protocols;	/* empty: TLSv1.2 TLSv1.3 */
+	char			*c_tls_ciphers;	/* NULL: OpenSSL's default */
+
+	/* Hostile clients and RAIN's idle policy. */
+	int			 c_require_origin;
+	size_t			 c_max_namespaces;	/* per connection */
+	int64_t			 c_idle_time;	/* ms without an event */
+	int			 c_disconnect_idle;
+	size_t			 c_disconnect_idle_on_max_conn;
+	int64_t			 c_idle_check_interval;	/* ms */
+
+	struct conf_seen	*c_seen;	/* where each directive was given */
 };
 
 /*
@@ -117,6 +149,14 @@ int		 conf_parse_duration(const char *, int64_t *ms);
 int		 conf_parse_size(const char *, size_t *);
 int		 conf_parse_addr(const char *, struct sockaddr_storage *, socklen_t *);
 int		 conf_parse_bool(const char *, int *);	/* yes or no */
+
+/*
+ * Where directive was first given: 0 with *file and *line set (valid as
+ * long as the struct conf), or -1 when it was not in the file (default
+ * or unknown name).  Checks made after loading (tls.c) name the line.
+ */
+int		 conf_where(const struct conf *, const char *directive,
+		    const char **file, int *line);
 
 /* Number of workers to start for c_workers (resolves auto). */
 int		 conf_workers(const struct conf *);

@@ -33,6 +33,7 @@
 #include "http.h"
 #include "log.h"
 #include "static.h"
+#include "tls.h"
 #include "util.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -92,6 +93,9 @@ conn_set_state(struct conn *c, enum conn_state state)
 	case CONN_CLOSING:
 		conn_timer_set(c, conf->c_header_timeout);
 		break;
+	case CONN_LINGER:
+		conn_timer_set(c, CONN_LINGER_MS);
+		break;
 	case CONN_BODY:
 		conn_timer_set(c, conf->c_body_timeout);
 		break;
@@ -103,14 +107,26 @@ conn_set_state(struct conn *c, enum conn_state state)
 }
 
 static struct conn *
-conn_new(struct worker *w, int fd, const struct sockaddr *sa)
+conn_new(struct worker *w, int fd, const struct sockaddr *sa, SSL_CTX *tls)
 {
 	struct conn *c;
 
 	c = xcalloc(1, sizeof(*c));
 	c->c_worker = w;
 	addr_format(sa, c->c_peer, sizeof(c->c_peer));
-	c->c_bev = bufferevent_socket_new(w->w_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (tls != NULL) {
+		/*
+		 * The handshake runs under header_timeout, as the head
+		 * does.  fd is closed on failure.
+		 */
+		if ((c->c_bev = tls_bufferevent_new(w->w_base, fd, tls)) == NULL) {
+			log_warnx("%s: cannot create a TLS bufferevent", c->c_peer);
+			free(c);
+			return (NULL);
+		}
+	} else
+		c->c_bev = bufferevent_socket_new(w->w_base, fd,
+		    BEV_OPT_CLOSE_ON_FREE);
 	if (c->c_bev == NULL) {
 		log_warnx("%s: cannot create a bufferevent", c->c_peer);
 		close(fd);
@@ -142,13 +158,14 @@ conn_new(struct worker *w, int fd, const struct sockaddr *sa)
 }
 
 void
-conn_accept(struct worker *w, int fd, const struct sockaddr *sa, int socklen)
+conn_accept(struct worker *w, int fd, const struct sockaddr *sa, int socklen,
+    SSL_CTX *tls)
 {
 	struct conn *c;
 
 	(void)socklen;
-	if ((c = conn_new(w, fd, sa)) != NULL)
-		log_debug("%s: connected", c->c_peer);
+	if ((c = conn_new(w, fd, sa, tls)) != NULL)
+		log_debug("%s: connected%s", c->c_peer, tls != NULL ? " (TLS)" : "");
 }
 
 void
@@ -166,10 +183,14 @@ conn_adopt(struct worker *w, int fd, const void *bytes, size_t len)
 		close(fd);
 		return;
 	}
-	if (fd_nonblock(fd) == -1 || (c = conn_new(w, fd, (struct sockaddr *)&ss)) == NULL) {
+	if (fd_nonblock(fd) == -1 ||
+	    (c = conn_new(w, fd, (struct sockaddr *)&ss, NULL)) == NULL) {
 		close(fd);
 		return;
 	}
+	/* A socketpair: a TLS client relayed by the worker that accepted it. */
+	if (ss.ss_family == AF_UNIX)
+		snprintf(c->c_peer, sizeof(c->c_peer), "(TLS relay)");
 	log_debug("%s: handed over with %zu bytes", c->c_peer, len);
 	/*
 	 * A socket bufferevent's input is frozen at its end (only libevent
@@ -264,6 +285,35 @@ conn_takeover(struct conn *c, const struct conn_proto *proto, void *arg)
 	    w->w_conf->c_max_payload + w->w_conf->c_max_header_size);
 }
 
+/*
+ * conn_handoff of a TLS connection: the worker of slot gets one end of a
+ * socketpair, and this one relays between the client and the other end.
+ */
+static int
+conn_handoff_tls(struct conn *c, int slot, const void *bytes, size_t len)
+{
+	int sv[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+	    sv) == -1) {
+		log_warn("%s: socketpair for handoff", c->c_peer);
+		return (-1);
+	}
+	if (handoff_send(c->c_worker->w_handoff, slot, sv[1], bytes, len) == -1) {
+		close(sv[0]);
+		close(sv[1]);
+		return (-1);
+	}
+	log_debug("%s: handed over to slot %d through a relay", c->c_peer, slot);
+	evbuffer_drain(bufferevent_get_input(c->c_bev), len);
+	tls_relay(c->c_worker, c->c_bev, sv[0], c->c_peer);
+	/* The bufferevent is the relay's now. */
+	c->c_bev = NULL;
+	c->c_proto = NULL;
+	conn_close(c);
+	return (0);
+}
+
 int
 conn_handoff(struct conn *c, int slot)
 {
@@ -274,6 +324,8 @@ conn_handoff(struct conn *c, int slot)
 
 	if (c->c_worker->w_handoff == NULL || len > HANDOFF_BYTES_MAX)
 		return (-1);
+	if (tls_is(c->c_bev))
+		return (conn_handoff_tls(c, slot, evbuffer_pullup(in, -1), len));
 	if ((fd = dup(bufferevent_getfd(c->c_bev))) == -1) {
 		log_warn("%s: dup for handoff", c->c_peer);
 		return (-1);
@@ -303,9 +355,29 @@ conn_close(struct conn *c)
 	log_debug("%s: closed after %zu requests", c->c_peer, c->c_nrequests);
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
 	event_free(c->c_timer);
-	bufferevent_free(c->c_bev);
+	if (c->c_bev != NULL) {
+		tls_close_notify(c->c_bev);
+		bufferevent_free(c->c_bev);
+	}
 	free(c);
 	worker_conn_closed(w);
+}
+
+/* The output is written: shut down our side and let the client finish. */
+static void
+conn_linger(struct conn *c)
+{
+	int fd = bufferevent_getfd(c->c_bev);
+
+	if (fd == -1 || shutdown(fd, SHUT_WR) == -1) {
+		conn_close(c);
+		return;
+	}
+	evbuffer_drain(bufferevent_get_input(c->c_bev),
+	    evbuffer_get_length(bufferevent_get_input(c->c_bev)));
+	conn_set_state(c, CONN_LINGER);
+	bufferevent_setwatermark(c->c_bev, EV_READ, 0, 0);
+	bufferevent_enable(c->c_bev, EV_READ);
 }
 
 /* Close once the output has been written (or header_timeout passed). */
@@ -315,7 +387,7 @@ conn_finish(struct conn *c)
 	bufferevent_disable(c->c_bev, EV_READ);
 	conn_set_state(c, CONN_CLOSING);
 	if (evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0)
-		conn_close(c);
+		conn_linger(c);
 }
 
 void
@@ -334,6 +406,8 @@ conn_abort(struct conn *c)
 	/* SO_LINGER with a zero timeout makes close(2) send a reset. */
 	if (fd != -1 && setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == -1)
 		log_debug("%s: SO_LINGER: %s", c->c_peer, strerror(errno));
+	/* No close_notify either: a reset says it all. */
+	tls_quiet(c->c_bev);
 	c->c_proto = NULL;
 	conn_close(c);
 }
@@ -521,7 +595,8 @@ conn_process(struct conn *c)
 		}
 		conn_dispatch(c, (char *)buf + headlen, want - headlen);
 		evbuffer_drain(in, want);
-		if (c->c_state == CONN_BUSY || c->c_state == CONN_CLOSING)
+		if (c->c_state == CONN_BUSY || c->c_state == CONN_CLOSING ||
+		    c->c_state == CONN_LINGER)
 			return;
 		if (c->c_state == CONN_UPGRADED) {
 			/* Frames may have come right behind the upgrade request. */
@@ -547,6 +622,15 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 		c->c_proto->cp_read(c, c->c_proto_arg);
 		return;
 	}
+	if (c->c_state == CONN_LINGER) {
+		struct evbuffer *in = bufferevent_get_input(c->c_bev);
+
+		c->c_lingered += evbuffer_get_length(in);
+		evbuffer_drain(in, evbuffer_get_length(in));
+		if (c->c_lingered > CONN_LINGER_MAX)
+			conn_close(c);
+		return;
+	}
 	conn_process(c);
 }
 
@@ -558,7 +642,9 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	(void)bev;
 	switch (c->c_state) {
 	case CONN_CLOSING:
-		conn_close(c);
+		conn_linger(c);
+		return;
+	case CONN_LINGER:
 		return;
 	case CONN_UPGRADED:
 	case CONN_BUSY:
@@ -576,8 +662,14 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
-	(void)bev;
-	if (what & BEV_EVENT_ERROR)
+	/* A TLS handshake done: the HTTP side has nothing to do with it. */
+	if (what & BEV_EVENT_CONNECTED)
+		return;
+	/*
+	 * OpenSSL's errors (a failed handshake, a plaintext request on a TLS
+	 * port) are the client's doing: logged at info; socket errors at debug.
+	 */
+	if ((what & BEV_EVENT_ERROR) && !tls_failed(bev, c->c_peer))
 		log_debug("%s: %s", c->c_peer, strerror(EVUTIL_SOCKET_ERROR()));
 	/* EOF or error: nothing more can be read or written. */
 	conn_close(c);
@@ -603,6 +695,9 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 		break;
 	case CONN_CLOSING:
 		log_info("%s: client does not read its response", c->c_peer);
+		conn_close(c);
+		break;
+	case CONN_LINGER:
 		conn_close(c);
 		break;
 	case CONN_BUSY:

@@ -19,6 +19,7 @@
 struct bufferevent;
 struct conn;
 struct event;
+struct ssl_ctx_st;
 struct worker;
 
 /*
@@ -28,12 +29,23 @@ struct worker;
  */
 #define CONN_OUTPUT_HIGH	(64 * 1024)
 
+/*
+ * After the last response, the write side is shut down and what the
+ * client still sends is read and thrown away for a while before the
+ * socket is closed: closing with unread input makes the kernel send a
+ * reset, which can destroy the response (a 413, a WebSocket close frame)
+ * before the client has read it.
+ */
+#define CONN_LINGER_MS		2000
+#define CONN_LINGER_MAX		(4 * 1024 * 1024)	/* bytes discarded at most */
+
 enum conn_state {
 	CONN_IDLE,		/* keep-alive: waiting for a request */
 	CONN_HEAD,		/* part of a head has arrived */
 	CONN_BODY,		/* head done, waiting for the body */
 	CONN_BUSY,		/* a route holds the request (async) */
 	CONN_CLOSING,		/* flushing the last response */
+	CONN_LINGER,		/* written and shut down; discarding input */
 	CONN_UPGRADED		/* taken over by another protocol (WebSocket) */
 };
 
@@ -59,13 +71,15 @@ struct conn {
 	struct http_request	 c_req;
 	size_t			 c_nrequests;	/* served on this connection */
 	int			 c_keepalive;	/* of the current request */
+	size_t			 c_lingered;	/* bytes discarded in CONN_LINGER */
 	const struct conn_proto	*c_proto;	/* CONN_BUSY, CONN_UPGRADED */
 	void			*c_proto_arg;
 	char			 c_peer[64];
 };
 
-/* Take over an accepted socket. */
-void	conn_accept(struct worker *, int fd, const struct sockaddr *, int socklen);
+/* Take over an accepted socket; TLS with tls (the listener's context) set. */
+void	conn_accept(struct worker *, int fd, const struct sockaddr *, int socklen,
+	    struct ssl_ctx_st *tls);
 /* Take over a socket handed over by another worker, with the bytes it read. */
 void	conn_adopt(struct worker *, int fd, const void *bytes, size_t len);
 struct evbuffer *conn_output(struct conn *);
@@ -91,6 +105,17 @@ void	conn_takeover(struct conn *, const struct conn_proto *, void *arg);
 /*
  * Pass the connection, with its unread input, to the worker of slot.
  * 0: it is gone from this worker (freed); -1: it stays here.
+ *
+ * A TLS connection cannot move: its session keys live in this process.
+ * It is handed over as one end of a socketpair instead, with the
+ * plaintext already read, and the worker of slot adopts that end as a
+ * plain connection.  This worker keeps the TLS connection and relays the
+ * plaintext both ways for the rest of its life (tls_relay in tls.h: a
+ * bounded buffer per direction, reading paused while the other side does
+ * not keep up, and one side closed when the other closes).  So polling
+ * requests and websocket upgrades over TLS reach the session's worker as
+ * they do without TLS, at the cost of one copy per byte and two
+ * descriptors here.
  */
 int	conn_handoff(struct conn *, int slot);
 /* Close once the output is written (bounded by header_timeout). */

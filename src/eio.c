@@ -31,10 +31,13 @@
 #include "conn.h"
 #include "eio.h"
 #include "eio_codec.h"
+#include "forward.h"
 #include "handoff.h"
 #include "http.h"
+#include "idle.h"
 #include "log.h"
 #include "nsp.h"
+#include "session.h"
 #include "sio_codec.h"
 #include "static.h"
 #include "worker.h"
@@ -54,6 +57,9 @@ static const char *const eio_errors[] = {
 	"Transport unknown", "Session ID unknown", "Bad handshake method",
 	"Bad request", "Forbidden", "Unsupported protocol version"
 };
+
+/* How much of a refused Origin the log shows. */
+#define EIO_ORIGIN_LOG_MAX	128
 
 static const char eio_b64url[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -118,6 +124,7 @@ struct eio_server {
 	size_t			 srv_nbuckets;
 	size_t			 srv_nsessions;
 	size_t			 srv_pathlen;
+	struct idle		*srv_idle;	/* RAIN's idle policy */
 };
 
 static void	es_flush(struct eio_session *);
@@ -193,6 +200,17 @@ eio_insert(struct eio_server *srv, struct eio_session *es)
 	srv->srv_nsessions++;
 }
 
+/*
+ * The load the idle policy weighs against disconnect_idle_on_max_conn:
+ * this worker's Engine.IO connections, whatever their transport (a
+ * polling client holds no TCP connection between its requests).
+ */
+static size_t
+eio_idle_load(void *arg)
+{
+	return (eio_server_sessions(arg));
+}
+
 struct eio_server *
 eio_server_new(struct worker *w, const char *node_tag)
 {
@@ -205,6 +223,8 @@ eio_server_new(struct worker *w, const char *node_tag)
 	srv->srv_nbuckets = EIO_SESSION_BUCKETS;
 	srv->srv_buckets = xcalloc(srv->srv_nbuckets, sizeof(*srv->srv_buckets));
 	srv->srv_pathlen = strlen(w->w_conf->c_eio_path);
+	srv->srv_idle = idle_new(w->w_base, w->w_nsp, w->w_conf,
+	    eio_idle_load, srv);
 	return (srv);
 }
 
@@ -213,6 +233,7 @@ eio_server_free(struct eio_server *srv)
 {
 	if (srv == NULL)
 		return;
+	idle_free(srv->srv_idle);
 	free(srv->srv_buckets);
 	free(srv);
 }
@@ -280,9 +301,12 @@ eio_path_match(const struct eio_server *srv, const struct http_request *req)
 /* --- HTTP answers ----------------------------------------------------- */
 
 /*
- * Is the request's Origin allowed?  No Origin (not a browser) is; so is
- * the request's own origin (its host equals Host), and whatever
- * allowed_origins names ("*" for any).
+ * Is the request's Origin allowed?  No Origin (not a browser) is, unless
+ * require_origin says otherwise; so is the request's own origin (its
+ * host equals Host), and whatever allowed_origins names ("*" for any).
+ * Browsers send Origin with every websocket upgrade and cross-origin
+ * request, so this is what stops another site's page from using a
+ * visitor's cookie (cross-site websocket hijacking).
  */
 static int
 eio_origin_allowed(const struct eio_server *srv, const struct http_request *req,
@@ -295,7 +319,7 @@ eio_origin_allowed(const struct eio_server *srv, const struct http_request *req,
 
 	*originp = origin = http_header_find(req, "Origin");
 	if (origin == NULL)
-		return (1);
+		return (!srv->srv_conf->c_require_origin);
 	for (i = 0; i < list->cs_n; i++) {
 		if (strcmp(list->cs_v[i], "*") == 0 ||
 		    (strlen(list->cs_v[i]) == origin->hh_valuelen &&
@@ -582,6 +606,22 @@ es_new(struct eio_server *srv, enum es_transport transport,
 	log_debug("session %s opened (%s)", es->es_sid,
 	    transport == ES_POLLING ? "polling" : "websocket");
 	return (es);
+}
+
+/*
+ * The user's session, from the handshake's cookie or made now
+ * (session_create yes, with the Set-Cookie line for the answer).
+ */
+static void
+es_session(struct eio_session *es, const struct http_request *req,
+    char *set_cookie, size_t len)
+{
+	struct session_store	*store = es->es_srv->srv_worker->w_session;
+	char			 sid[SESSION_ID_LEN + 1];
+
+	set_cookie[0] = '\0';
+	if (store != NULL && session_handshake(store, req, sid, set_cookie, len))
+		nsp_client_set_session_id(es->es_client, sid);
 }
 
 /* The handshake packet: 0{"sid":...,"upgrades":[...],...}. */
@@ -1178,9 +1218,11 @@ eio_ws_handshake(struct eio_server *srv, struct conn *c,
 	struct eio_session	*es;
 	struct evbuffer		*b;
 	struct ws_conn		*wc;
+	char			 cookie[SESSION_SET_COOKIE_MAX];
 
 	es = es_new(srv, ES_WEBSOCKET, origin);
-	wc = ws_accept(c, req, NULL, srv->srv_conf->c_max_payload,
+	es_session(es, req, cookie, sizeof(cookie));
+	wc = ws_accept(c, req, cookie, srv->srv_conf->c_max_payload,
 	    srv->srv_conf->c_max_send_queue, &es_ws_handler, es);
 	if (wc == NULL) {
 		es_close(es, "transport error", 1);
@@ -1202,9 +1244,11 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 	const struct http_header	*origin;
 	struct eio_session		*es;
 	struct eio_query		 q;
-	const char			*extra;
+	const char			*wsextra;
 	struct evbuffer			*b;
 	char				 cors[320];
+	char				 cookie[SESSION_SET_COOKIE_MAX];
+	char				 extra[sizeof(cors) + sizeof(cookie)];
 	int				 upgrade, status, websocket;
 
 	/* A POST whose body was being read is in: its session forgets it. */
@@ -1223,8 +1267,14 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 
 	upgrade = req->hr_upgrade && http_header_has_token(req, "Upgrade", "websocket");
 	if (!eio_origin_allowed(srv, req, &origin)) {
-		log_info("%s: origin %.*s refused", c->c_peer,
-		    (int)origin->hh_valuelen, origin->hh_value);
+		if (origin == NULL)
+			log_info("%s: request without Origin refused "
+			    "(require_origin)", c->c_peer);
+		else
+			log_info("%s: origin %.*s refused", c->c_peer,
+			    origin->hh_valuelen > EIO_ORIGIN_LOG_MAX ?
+			    EIO_ORIGIN_LOG_MAX : (int)origin->hh_valuelen,
+			    origin->hh_value);
 		if (upgrade)
 			eio_upgrade_error(c, 403, NULL, "Forbidden");
 		else
@@ -1239,6 +1289,24 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 	websocket = eio_query_is(q.eq_transport, q.eq_transportlen, "websocket");
 	if (!websocket && !eio_query_is(q.eq_transport, q.eq_transportlen, "polling")) {
 		eio_fail(c, EIO_ERR_TRANSPORT, origin, upgrade);
+		return;
+	}
+	if (q.eq_sid != NULL && q.eq_sidlen == EIO_SID_LEN &&
+	    memcmp(q.eq_sid, srv->srv_node, EIO_NODE_TAG_LEN) != 0 &&
+	    srv->srv_worker->w_forward != NULL) {
+		char sid[EIO_SID_LEN + 1];
+
+		/* Another node's session: upgrades stay there, polls go there. */
+		if (upgrade) {
+			eio_upgrade_error(c, 400, NULL, eio_errors[EIO_ERR_REQUEST]);
+			return;
+		}
+		memcpy(sid, q.eq_sid, EIO_SID_LEN);
+		sid[EIO_SID_LEN] = '\0';
+		if (forward_request(srv->srv_worker->w_forward, c, req, sid,
+		    body, len) == 0)
+			return;
+		eio_error(c, EIO_ERR_SID, origin);
 		return;
 	}
 	if (q.eq_sid != NULL) {
@@ -1259,8 +1327,8 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 				    eio_errors[EIO_ERR_REQUEST]);
 				return;
 			}
-			if ((status = ws_upgrade_check(req, &extra)) != 0) {
-				eio_upgrade_error(c, status, extra, "Bad request");
+			if ((status = ws_upgrade_check(req, &wsextra)) != 0) {
+				eio_upgrade_error(c, status, wsextra, "Bad request");
 				return;
 			}
 			es->es_probe = ws_accept(c, req, NULL,
@@ -1299,19 +1367,21 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 		return;
 	}
 	if (websocket) {
-		if ((status = ws_upgrade_check(req, &extra)) != 0) {
-			eio_upgrade_error(c, status, extra, "Bad request");
+		if ((status = ws_upgrade_check(req, &wsextra)) != 0) {
+			eio_upgrade_error(c, status, wsextra, "Bad request");
 			return;
 		}
 		eio_ws_handshake(srv, c, req, origin);
 		return;
 	}
 	es = es_new(srv, ES_POLLING, origin);
+	es_session(es, req, cookie, sizeof(cookie));
 	if ((b = evbuffer_new()) == NULL)
 		fatalx("eio: out of memory");
 	es_handshake(es, b);
-	http_response(conn_output(c), 200, "text/plain; charset=UTF-8",
-	    eio_cors(origin, cors, sizeof(cors)), evbuffer_pullup(b, -1),
-	    evbuffer_get_length(b), conn_keepalive(c));
+	snprintf(extra, sizeof(extra), "%s%s", eio_cors(origin, cors,
+	    sizeof(cors)), cookie);
+	http_response(conn_output(c), 200, "text/plain; charset=UTF-8", extra,
+	    evbuffer_pullup(b, -1), evbuffer_get_length(b), conn_keepalive(c));
 	evbuffer_free(b);
 }

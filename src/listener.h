@@ -28,6 +28,7 @@ struct listener {
 	struct sockaddr_storage	 l_ss;		/* bound address, real port */
 	socklen_t		 l_sslen;
 	char			 l_name[ADDR_STR_MAX];	/* bound address as text */
+	int			 l_tls;		/* "listen ADDR:PORT tls" */
 	int			*l_fds;		/* one per slot */
 	int			 l_nfds;
 };

@@ -13,6 +13,8 @@
 #include "conf.h"
 #include "log.h"
 #include "master.h"
+#include "session.h"
+#include "tls.h"
 
 #define RAIND_CONF_DEFAULT	RAIND_SYSCONFDIR "/raind.conf"
 
@@ -29,6 +31,7 @@ main(int argc, char *argv[])
 	struct master_options	 opts = { RAIND_CONF_DEFAULT, NULL, 0, 0 };
 	struct conf		*conf;
 	struct component_set	*set;
+	SSL_CTX			*tls;
 	char			 err[CONF_ERR_MAX];
 	int			 ch, check = 0, level;
 
@@ -65,6 +68,12 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s\n", err);
 		return (1);
 	}
+	/* Sessions: the cookie secret is read by every worker; check it once here. */
+	if (session_conf_check(conf, err, sizeof(err)) == -1) {
+		fprintf(stderr, "%s\n", err);
+		conf_free(conf);
+		return (1);
+	}
 	set = component_discover((const char *const *)conf->c_components.cs_v,
 	    conf->c_components.cs_n, err, sizeof(err));
 	if (set == NULL) {
@@ -73,6 +82,16 @@ main(int argc, char *argv[])
 		return (1);
 	}
 	if (check) {
+		/* Certificate and key are read and matched as the master will. */
+		if (tls_wanted(conf)) {
+			if ((tls = tls_ctx_new(conf, err, sizeof(err))) == NULL) {
+				fprintf(stderr, "%s\n", err);
+				component_set_free(set);
+				conf_free(conf);
+				return (1);
+			}
+			tls_ctx_free(tls);
+		}
 		if (opts.mo_verbose)
 			component_set_print(set, stdout, opts.mo_verbose);
 		printf("configuration OK\n");

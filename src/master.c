@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/sha.h>
+
 #include "component.h"
 #include "conf.h"
 #include "eio.h"
@@ -22,6 +24,7 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "tls.h"
 #include "util.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -57,6 +60,7 @@ struct master {
 	struct conf		*m_conf;
 	struct component_set	*m_components;
 	struct listener_set	*m_ls;
+	SSL_CTX			*m_tls;		/* NULL without TLS */
 	unsigned		 m_generation;
 	struct master_worker	*m_workers;	/* every generation */
 	size_t			 m_nworkers;
@@ -132,7 +136,10 @@ master_mesh_gc(struct master *m)
 	}
 }
 
-/* A random tag for this node's Engine.IO sids, fixed for its lifetime. */
+/*
+ * The tag naming this node in its Engine.IO sids: from node_id when it
+ * is set, else random, fixed for the master's lifetime.
+ */
 static void
 master_node_tag(struct master *m)
 {
@@ -141,7 +148,14 @@ master_node_tag(struct master *m)
 	unsigned char	rnd[EIO_NODE_TAG_LEN];
 	size_t		i;
 
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+	if (m->m_conf->c_node_id != NULL) {
+		unsigned char md[SHA256_DIGEST_LENGTH];
+
+		/* A configured node keeps its tag across restarts. */
+		SHA256((const unsigned char *)m->m_conf->c_node_id,
+		    strlen(m->m_conf->c_node_id), md);
+		memcpy(rnd, md, sizeof(rnd));
+	} else if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		fatal("getrandom");
 	for (i = 0; i < EIO_NODE_TAG_LEN; i++)
 		m->m_node_tag[i] = b64url[rnd[i] & 63];
@@ -171,6 +185,7 @@ master_spawn(struct master *m, struct master_worker *mw)
 		wa.wa_components = m->m_components;
 		wa.wa_mesh = master_mesh(m, mw->mw_generation);
 		wa.wa_node_tag = m->m_node_tag;
+		wa.wa_tls = m->m_tls;
 		wa.wa_slot = mw->mw_slot;
 		wa.wa_generation = mw->mw_generation;
 		wa.wa_master = self;
@@ -352,6 +367,7 @@ master_reload(struct master *m)
 	struct conf		*conf;
 	struct component_set	*set;
 	struct listener_set	*ls;
+	SSL_CTX			*tls = NULL;
 	char			 err[CONF_ERR_MAX];
 
 	log_info("reloading %s", m->m_opts->mo_conf_path);
@@ -359,10 +375,18 @@ master_reload(struct master *m)
 		log_errorx("reload failed: %s", err);
 		return;
 	}
+	/* Certificates are read again: renewed ones take effect here. */
+	if (tls_wanted(conf) &&
+	    (tls = tls_ctx_new(conf, err, sizeof(err))) == NULL) {
+		log_errorx("reload failed: %s", err);
+		conf_free(conf);
+		return;
+	}
 	set = component_discover((const char *const *)conf->c_components.cs_v,
 	    conf->c_components.cs_n, err, sizeof(err));
 	if (set == NULL) {
 		log_errorx("reload failed: %s", err);
+		tls_ctx_free(tls);
 		conf_free(conf);
 		return;
 	}
@@ -370,6 +394,7 @@ master_reload(struct master *m)
 	if (ls == NULL) {
 		log_errorx("reload failed: %s", err);
 		component_set_free(set);
+		tls_ctx_free(tls);
 		conf_free(conf);
 		return;
 	}
@@ -388,6 +413,8 @@ master_reload(struct master *m)
 	 */
 	listener_set_free(m->m_ls);
 	m->m_ls = ls;
+	tls_ctx_free(m->m_tls);
+	m->m_tls = tls;
 	if (m->m_pidfile_written && (conf->c_pid_file == NULL ||
 	    strcmp(conf->c_pid_file, m->m_conf->c_pid_file) != 0))
 		master_remove_pidfile(m);
@@ -443,6 +470,9 @@ master_main(const struct master_options *opts, struct conf *conf,
 	sigdelset(&set, SIGABRT);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
+	if (tls_wanted(conf) &&
+	    (m.m_tls = tls_ctx_new(conf, err, sizeof(err))) == NULL)
+		fatalx("%s", err);
 	m.m_ls = listener_set_open(conf, conf_workers(conf), NULL, err, sizeof(err));
 	if (m.m_ls == NULL)
 		fatalx("%s", err);
@@ -497,6 +527,7 @@ master_main(const struct master_options *opts, struct conf *conf,
 	log_info("stopped");
 	master_remove_pidfile(&m);
 	listener_set_free(m.m_ls);
+	tls_ctx_free(m.m_tls);
 	free(m.m_workers);
 	m.m_generation = 0;
 	master_mesh_gc(&m);

@@ -8,9 +8,11 @@
 #include <sys/random.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -46,6 +48,7 @@ nsp_settings_default(struct nsp_settings *ns)
 	ns->ns_ack_timeout = 0;
 	ns->ns_threads = NSP_THREADS_DEFAULT;
 	ns->ns_queue_max = NSP_QUEUE_MAX;
+	ns->ns_max_namespaces = NSP_NAMESPACES_MAX;
 }
 
 int
@@ -57,6 +60,19 @@ nsp_event_reserved(const char *name)
 		if (strcmp(name, nsp_reserved[i]) == 0)
 			return (1);
 	return (0);
+}
+
+/*
+ * Milliseconds of CLOCK_MONOTONIC for the idle policy (util.c has the
+ * same, but the unit tests of this layer do not link it).
+ */
+static int64_t
+nsp_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ((int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
 }
 
 static void
@@ -242,6 +258,7 @@ nsp_registry_new(struct event_base *base, const struct component_set *set,
 	reg->nr_set = set;
 	TAILQ_INIT(&reg->nr_clients);
 	LIST_INIT(&reg->nr_sockets);
+	TAILQ_INIT(&reg->nr_active);
 	n = set != NULL ? set->cs_nnsps : 0;
 	reg->nr_nsps = xcalloc(n + 1, sizeof(*reg->nr_nsps));
 	reg->nr_nsps[reg->nr_nnsps++] = nsp_namespace_new(reg, "/", NULL);
@@ -1139,6 +1156,14 @@ nsp_connect(struct nsp_client *c, struct sio_packet *pkt)
 		nsp_client_connect_error(c, pkt->sp_nsp, NSP_ERR_INVALID_NSP);
 		return (0);
 	}
+	if (reg->nr_settings.ns_max_namespaces > 0 &&
+	    c->nc_nsockets >= reg->nr_settings.ns_max_namespaces) {
+		/* Refused like an unknown one: the client may go on with the others. */
+		log_info("client %s: more than %zu namespaces, \"%.64s\" refused",
+		    c->nc_id, reg->nr_settings.ns_max_namespaces, pkt->sp_nsp);
+		nsp_client_connect_error(c, pkt->sp_nsp, NSP_ERR_NAMESPACES);
+		return (0);
+	}
 	s = nsp_socket_new(nn);
 	if (YAJL_IS_OBJECT(pkt->sp_data)) {
 		s->ns_auth = pkt->sp_data;
@@ -1157,6 +1182,10 @@ nsp_connect(struct nsp_client *c, struct sio_packet *pkt)
 	c->nc_nsockets++;
 	TAILQ_INSERT_TAIL(&nn->nn_sockets, s, ns_nsp_entry);
 	nn->nn_nsockets++;
+	room_nsp_changed(nn);
+	s->ns_active = nsp_now_ms();
+	TAILQ_INSERT_TAIL(&reg->nr_active, s, ns_active_entry);
+	reg->nr_nactive++;
 
 	json_buf_init(&jb);
 	json_put_raw(&jb, "{\"sid\":", 7);
@@ -1194,7 +1223,10 @@ nsp_socket_disconnect(struct nsp_socket *s, const char *reason, int send_packet)
 	}
 	TAILQ_REMOVE(&nn->nn_sockets, s, ns_nsp_entry);
 	nn->nn_nsockets--;
+	TAILQ_REMOVE(&nn->nn_reg->nr_active, s, ns_active_entry);
+	nn->nn_reg->nr_nactive--;
 	room_leave_all(nn->nn_rooms, s);
+	room_nsp_changed(nn);
 
 	while ((aw = LIST_FIRST(&s->ns_acks)) != NULL) {
 		LIST_REMOVE(aw, aw_entry);
@@ -1263,6 +1295,50 @@ nsp_client_closed(struct nsp_client *c, const char *reason)
 	free(c);
 }
 
+/* The client sent s something: it is the most recently active socket now. */
+static void
+nsp_socket_touch(struct nsp_socket *s)
+{
+	struct nsp_registry *reg = s->ns_nsp->nn_reg;
+
+	if (!s->ns_connected)
+		return;
+	s->ns_active = nsp_now_ms();
+	if (TAILQ_NEXT(s, ns_active_entry) != NULL) {
+		TAILQ_REMOVE(&reg->nr_active, s, ns_active_entry);
+		TAILQ_INSERT_TAIL(&reg->nr_active, s, ns_active_entry);
+	}
+}
+
+size_t
+nsp_disconnect_idle(struct nsp_registry *reg, int64_t idle_ms)
+{
+	struct nsp_socket	*s;
+	struct nsp_client	*c;
+	int64_t			 now = nsp_now_ms();
+	size_t			 n = 0;
+
+	/*
+	 * The list is in order of activity, so the walk stops at the first
+	 * active socket.  Each disconnect takes its socket off the list (and
+	 * a disconnect listener may take others), so the head is always the
+	 * next one to look at.
+	 */
+	while ((s = TAILQ_FIRST(&reg->nr_active)) != NULL &&
+	    now - s->ns_active >= idle_ms) {
+		c = s->ns_client;
+		log_debug("client %s: socket %s of %s idle for %" PRId64
+		    " ms: disconnected", c->nc_id, s->ns_id, s->ns_nsp->nn_name,
+		    now - s->ns_active);
+		nsp_socket_disconnect(s, NSP_REASON_SERVER, 1);
+		n++;
+		/* The close is deferred by the transport: c stays valid here. */
+		if (c->nc_nsockets == 0)
+			c->nc_ops->co_close(c->nc_arg, NSP_CLOSE_GRACEFUL, 0);
+	}
+	return (n);
+}
+
 static struct nsp_socket *
 nsp_client_socket(struct nsp_client *c, const char *nsp)
 {
@@ -1291,13 +1367,17 @@ nsp_client_packet(struct nsp_client *c, struct sio_packet *pkt)
 		break;
 	case SIO_EVENT:
 	case SIO_BINARY_EVENT:
-		if (s != NULL)
+		if (s != NULL) {
+			nsp_socket_touch(s);
 			rc = nsp_socket_event(s, pkt);
+		}
 		break;
 	case SIO_ACK:
 	case SIO_BINARY_ACK:
-		if (s != NULL)
+		if (s != NULL) {
+			nsp_socket_touch(s);
 			rc = nsp_socket_ack(s, pkt);
+		}
 		break;
 	case SIO_DISCONNECT:
 		if (s != NULL) {

@@ -35,6 +35,10 @@
  *    an ACK with an unknown id is ignored.
  *  - DISCONNECT from the client: the socket leaves with the reason
  *    "client namespace disconnect"; the connection stays.
+ *  - CONNECT beyond max_namespaces_per_connection (sockets already
+ *    connected on this client): CONNECT_ERROR {"message":"too many
+ *    namespaces"}; the connection and its other sockets stay, and a
+ *    namespace can be connected again once one is left.
  * When a socket goes away, events that have not started yet are dropped
  * (their acknowledgement could not be delivered), the one in progress
  * completes (its session is still saved), then the disconnect listeners
@@ -88,6 +92,7 @@ struct nsp_job;
 #define NSP_QUEUE_MAX			64	/* events waiting per socket */
 #define NSP_ACKS_MAX			1024	/* acks awaited from one client */
 #define NSP_NAMES_MAX			4096	/* event names per namespace */
+#define NSP_NAMESPACES_MAX		32	/* max_namespaces_per_connection */
 #define NSP_SOCKET_ID_BYTES		15	/* random bytes of a socket id */
 #define NSP_SOCKET_ID_LEN		20	/* base64url characters */
 #define NSP_ERR_TIMEOUT			"handler timeout"
@@ -96,13 +101,20 @@ struct nsp_job;
 #define NSP_ERR_HANDLER			"handler error"
 #define NSP_ERR_QUEUE			"too many pending events"
 #define NSP_ERR_INVALID_NSP		"Invalid namespace"
+#define NSP_ERR_NAMESPACES		"too many namespaces"
+/* Why a socket leaves when the server disconnects it (the Node server's words). */
+#define NSP_REASON_SERVER		"server namespace disconnect"
 
-/* Settings from the configuration (handler_timeout, handler_threads). */
+/*
+ * Settings from the configuration (handler_timeout, handler_threads,
+ * max_namespaces_per_connection).
+ */
 struct nsp_settings {
 	int64_t		ns_handler_timeout;	/* ms a deferral may stay unsettled */
 	int64_t		ns_ack_timeout;		/* ms for a client ack; 0: handler_timeout */
 	int		ns_threads;		/* thread pool size */
 	size_t		ns_queue_max;		/* events waiting per socket */
+	size_t		ns_max_namespaces;	/* sockets per client; 0: no limit */
 };
 
 /* An encoded outgoing packet, shared by reference. */
@@ -170,6 +182,13 @@ struct nsp_socket {
 	LIST_ENTRY(nsp_socket)	 ns_client_entry;
 	TAILQ_ENTRY(nsp_socket)	 ns_nsp_entry;	/* while connected */
 	LIST_ENTRY(nsp_socket)	 ns_reg_entry;	/* until freed */
+	/*
+	 * When the client last sent this socket a CONNECT, an EVENT or an
+	 * ACK (ms of CLOCK_MONOTONIC), and its place in the registry's
+	 * list of connected sockets, least recently active first.
+	 */
+	int64_t			 ns_active;
+	TAILQ_ENTRY(nsp_socket)	 ns_active_entry;	/* while connected */
 	struct rain_socket	*ns_views;	/* one per module of the namespace */
 	size_t			 ns_nviews;
 	TAILQ_HEAD(, nsp_job)	 ns_queue;	/* first: the job in progress */
@@ -230,6 +249,8 @@ struct nsp_registry {
 	void				*nr_store_arg;
 	TAILQ_HEAD(, nsp_client)	 nr_clients;
 	LIST_HEAD(, nsp_socket)		 nr_sockets;
+	TAILQ_HEAD(, nsp_socket)	 nr_active;	/* by ns_active */
+	size_t				 nr_nactive;	/* connected sockets */
 };
 
 void			 nsp_settings_default(struct nsp_settings *);
@@ -242,6 +263,15 @@ void			 nsp_registry_set_store(struct nsp_registry *,
 			    const struct nsp_store_ops *, void *arg);
 struct nsp_namespace	*nsp_registry_find(struct nsp_registry *, const char *name);
 struct pool		*nsp_registry_pool(struct nsp_registry *);
+/*
+ * RAIN's idle policy (idle.h decides when): every socket that got
+ * nothing from its client for idle_ms is disconnected as the Node
+ * server's socket.disconnect() does it (a DISCONNECT packet; the client
+ * sees "io server disconnect"), and a client left without sockets by
+ * this has its connection closed, so that its descriptor goes too.
+ * Returns the number of sockets disconnected.
+ */
+size_t			 nsp_disconnect_idle(struct nsp_registry *, int64_t idle_ms);
 
 /* Transport side. */
 struct nsp_client	*nsp_client_new(struct nsp_registry *, const struct nsp_client_ops *,

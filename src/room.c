@@ -22,13 +22,24 @@ struct room {
 	struct room		*r_next;	/* hash chain */
 	LIST_HEAD(, room_member) r_members;
 	size_t			 r_nmembers;
+	char			*r_channel;	/* subscribed Redis channel, or NULL */
 };
 
 struct room_table {
 	struct room	**rt_buckets;
 	size_t		  rt_nbuckets;	/* a power of two */
 	size_t		  rt_nrooms;
+	char		 *rt_channel;	/* the namespace's subscribed channel, or NULL */
 };
+
+/* Routing beyond this node (room_set_remote); NULL ops: none. */
+static const struct room_remote_ops	*room_remote;
+static void				*room_remote_arg;
+static char				*room_prefix;
+static char				 room_tag[ROOM_BUS_TAG_MAX];
+static size_t				 room_tag_len;
+
+static void	room_unsubscribe(char **);
 
 /* FNV-1a: room names are short and chosen by clients, chains stay short. */
 static size_t
@@ -67,6 +78,7 @@ room_destroy(struct room_table *rt, struct room *r)
 		}
 	}
 	rt->rt_nrooms--;
+	room_unsubscribe(&r->r_channel);
 	free(r->r_name);
 	free(r);
 }
@@ -89,10 +101,12 @@ room_table_free(struct room_table *rt)
 				m->rm_sock->ns_nrooms--;
 				free(m);
 			}
+			room_unsubscribe(&r->r_channel);
 			free(r->r_name);
 			free(r);
 		}
 	}
+	room_unsubscribe(&rt->rt_channel);
 	free(rt->rt_buckets);
 	free(rt);
 }
@@ -164,6 +178,12 @@ room_join(struct room_table *rt, struct nsp_socket *s, const char *name)
 		r->r_next = rt->rt_buckets[h];
 		rt->rt_buckets[h] = r;
 		rt->rt_nrooms++;
+		/* The room's first local member: hear the other nodes' emits. */
+		if (room_remote != NULL) {
+			r->r_channel = room_channel(room_prefix, s->ns_nsp->nn_name,
+			    name);
+			room_remote->ro_subscribe(room_remote_arg, r->r_channel);
+		}
 	}
 	m = xcalloc(1, sizeof(*m));
 	m->rm_room = r;
@@ -236,6 +256,7 @@ static void	(*room_publish)(void *, const void *, size_t);
 static void	 *room_publish_arg;
 
 #define ROOM_WIRE_VERSION	1
+#define ROOM_WIRE_TAGGED	2	/* a bus tag, then a version 1 message */
 #define ROOM_WIRE_ALL		0xffff	/* room length meaning "no room" */
 
 void
@@ -243,6 +264,90 @@ room_set_publisher(void (*fn)(void *, const void *, size_t), void *arg)
 {
 	room_publish = fn;
 	room_publish_arg = arg;
+}
+
+void
+room_set_remote(const struct room_remote_ops *ops, void *arg, const char *prefix,
+    const char *bus_tag)
+{
+	size_t len;
+
+	free(room_prefix);
+	room_prefix = NULL;
+	room_remote = NULL;
+	room_remote_arg = NULL;
+	room_tag_len = 0;
+	if (ops == NULL)
+		return;
+	len = strlen(bus_tag);
+	if (len == 0 || len > ROOM_BUS_TAG_MAX)
+		fatalx("room: bad bus tag \"%s\"", bus_tag);
+	memcpy(room_tag, bus_tag, len);
+	room_tag_len = len;
+	room_prefix = xstrdup(prefix != NULL ? prefix : "");
+	room_remote = ops;
+	room_remote_arg = arg;
+}
+
+char *
+room_channel(const char *prefix, const char *nsp, const char *room)
+{
+	struct evbuffer	*b;
+	const char	*p;
+	char		*out;
+	size_t		 len;
+
+	if ((b = evbuffer_new()) == NULL)
+		fatalx("room: out of memory");
+	evbuffer_add(b, prefix, strlen(prefix));
+	if (room == NULL)
+		evbuffer_add(b, ROOM_CHANNEL_NSP, strlen(ROOM_CHANNEL_NSP));
+	else
+		evbuffer_add(b, ROOM_CHANNEL_ROOM, strlen(ROOM_CHANNEL_ROOM));
+	for (p = nsp; *p != '\0'; p++) {
+		if (*p == ':')
+			evbuffer_add(b, "%3A", 3);
+		else if (*p == '%')
+			evbuffer_add(b, "%25", 3);
+		else
+			evbuffer_add(b, p, 1);
+	}
+	if (room != NULL) {
+		evbuffer_add(b, ":", 1);
+		evbuffer_add(b, room, strlen(room));
+	}
+	len = evbuffer_get_length(b);
+	out = xmalloc(len + 1);
+	evbuffer_remove(b, out, len);
+	out[len] = '\0';
+	evbuffer_free(b);
+	return (out);
+}
+
+/* Forget a subscription made for a room or a namespace. */
+static void
+room_unsubscribe(char **channel)
+{
+	if (*channel == NULL)
+		return;
+	if (room_remote != NULL)
+		room_remote->ro_unsubscribe(room_remote_arg, *channel);
+	free(*channel);
+	*channel = NULL;
+}
+
+void
+room_nsp_changed(struct nsp_namespace *nn)
+{
+	struct room_table *rt = nn->nn_rooms;
+
+	if (room_remote == NULL)
+		return;
+	if (nn->nn_nsockets > 0 && rt->rt_channel == NULL) {
+		rt->rt_channel = room_channel(room_prefix, nn->nn_name, NULL);
+		room_remote->ro_subscribe(room_remote_arg, rt->rt_channel);
+	} else if (nn->nn_nsockets == 0)
+		room_unsubscribe(&rt->rt_channel);
 }
 
 static void
@@ -356,7 +461,9 @@ room_remote_deliver(struct nsp_registry *reg, const void *buf, size_t len)
 		room[n] = '\0';
 	}
 	textlen = room_get(&r, 4);
-	if ((text = (const char *)room_take(&r, textlen)) == NULL)
+	/* An Engine.IO message: '4' and the Socket.IO packet, never empty. */
+	if ((text = (const char *)room_take(&r, textlen)) == NULL ||
+	    textlen == 0 || text[0] != '4' || memchr(text, '\0', textlen) != NULL)
 		return (-1);
 	natt = room_get(&r, 2);
 	if (r.rr_bad || natt > SIO_ATTACHMENTS_MAX)
@@ -390,22 +497,64 @@ bad:
 	return (-1);
 }
 
+/*
+ * The Redis form: ROOM_WIRE_TAGGED, the length of the sender's bus tag in
+ * one byte, the tag, then the bus form.
+ */
+int
+room_remote_message(struct nsp_registry *reg, const void *buf, size_t len)
+{
+	struct room_reader	 r = { buf, len, 0 };
+	const unsigned char	*tag;
+	size_t			 n;
+
+	if (room_get(&r, 1) != ROOM_WIRE_TAGGED)
+		return (-1);
+	n = room_get(&r, 1);
+	if (r.rr_bad || n == 0 || n > ROOM_BUS_TAG_MAX ||
+	    (tag = room_take(&r, n)) == NULL)
+		return (-1);
+	/* Our own bus's: its workers had it from the bus already. */
+	if (n == room_tag_len && memcmp(tag, room_tag, n) == 0)
+		return (0);
+	return (room_remote_deliver(reg, r.rr_p, r.rr_left));
+}
+
 size_t
 room_deliver(struct nsp_namespace *nn, const char *name, struct nsp_msg *msg,
     const struct nsp_socket *except)
 {
 	struct evbuffer	*b;
-	size_t		 n;
+	unsigned char	*p, head[2];
+	char		*channel;
+	size_t		 n, hdr = 0, len;
 
 	n = room_deliver_local(nn, name, msg, except);
-	if (room_publish != NULL) {
-		if ((b = evbuffer_new()) == NULL)
-			fatalx("room: out of memory");
-		room_encode(b, nn->nn_name, name, msg);
-		room_publish(room_publish_arg, evbuffer_pullup(b, -1),
-		    evbuffer_get_length(b));
-		evbuffer_free(b);
+	if (room_publish == NULL && room_remote == NULL)
+		return (n);
+	/* One encoding serves the bus and, behind the bus tag, Redis. */
+	if ((b = evbuffer_new()) == NULL)
+		fatalx("room: out of memory");
+	if (room_remote != NULL) {
+		head[0] = ROOM_WIRE_TAGGED;
+		head[1] = (unsigned char)room_tag_len;
+		evbuffer_add(b, head, sizeof(head));
+		evbuffer_add(b, room_tag, room_tag_len);
+		hdr = evbuffer_get_length(b);
 	}
+	room_encode(b, nn->nn_name, name, msg);
+	len = evbuffer_get_length(b);
+	p = evbuffer_pullup(b, -1);
+	if (p == NULL)
+		fatalx("room: out of memory");
+	if (room_publish != NULL)
+		room_publish(room_publish_arg, p + hdr, len - hdr);
+	if (room_remote != NULL) {
+		channel = room_channel(room_prefix, nn->nn_name, name);
+		room_remote->ro_publish(room_remote_arg, channel, p, len);
+		free(channel);
+	}
+	evbuffer_free(b);
 	return (n);
 }
 

@@ -5,8 +5,10 @@
  * exist while they have members.  room_deliver is the one entry point for
  * sending a message to several sockets (a room, or the whole namespace):
  * the message is encoded once by the caller and shared by reference.
- * Today it delivers to the sockets of this worker; routing to other
- * workers and machines (Redis pub/sub) plugs in behind it.
+ * It delivers to the sockets of this worker at once, to the other workers
+ * of the node over the bus (room_set_publisher), and to the other nodes
+ * through Redis pub/sub (room_set_remote), one channel per room and one
+ * per namespace.
  *
  * Ownership: the table owns its rooms and memberships; a membership is
  * removed when the socket leaves (room_leave, room_leave_all, which the
@@ -67,5 +69,55 @@ void			 room_set_publisher(void (*)(void *arg, const void *, size_t),
 			    void *arg);
 /* Deliver an encoded message from another worker; -1 when malformed. */
 int			 room_remote_deliver(struct nsp_registry *, const void *, size_t);
+
+/*
+ * Delivery beyond this node, through Redis pub/sub.  Every room emit is
+ * published once on the room's channel, every namespace broadcast on the
+ * namespace's channel (room_channel), as the bus message behind the tag
+ * of the sender's bus.  A worker subscribes to the channel of a room
+ * while it has local members in it, and to the channel of a namespace
+ * while it has sockets there.  A message carrying its own bus's tag is
+ * dropped on receipt, since the bus brought it already; the tag names
+ * the node and the generation of its workers (during a reload two
+ * generations, each on its own bus, share a node).  So every recipient
+ * socket gets a message once: from the sender, from the bus, or from
+ * Redis.
+ *
+ * The ops are called synchronously from room_join, room_leave,
+ * room_deliver and room_nsp_changed; channel and msg are valid during the
+ * call only.  Set the ops before any socket connects (a worker does it at
+ * start); room_set_remote(NULL, ...) turns the routing off.
+ */
+#define ROOM_BUS_TAG_MAX	32	/* bytes of a bus tag on the wire */
+#define ROOM_CHANNEL_ROOM	"r:"	/* <prefix>r:<namespace>:<room> */
+#define ROOM_CHANNEL_NSP	"n:"	/* <prefix>n:<namespace> */
+
+struct room_remote_ops {
+	void	(*ro_publish)(void *arg, const char *channel, const void *msg,
+		    size_t len);
+	void	(*ro_subscribe)(void *arg, const char *channel);
+	void	(*ro_unsubscribe)(void *arg, const char *channel);
+};
+
+void			 room_set_remote(const struct room_remote_ops *, void *arg,
+			    const char *prefix, const char *bus_tag);
+/*
+ * A message from a subscribed channel: 0 delivered to the local sockets
+ * (or dropped because our bus brought it), -1 malformed.
+ */
+int			 room_remote_message(struct nsp_registry *, const void *, size_t);
+/*
+ * The channel of a room of nsp (room NULL: of the whole namespace), to
+ * free.  ':' and '%' in the namespace are escaped (%3A, %25), so the
+ * first ':' after the kind separates it from the room: the names of two
+ * different rooms never map to one channel.
+ */
+char			*room_channel(const char *prefix, const char *nsp,
+			    const char *room);
+/*
+ * Called by the namespace layer whenever a socket joins or leaves nn:
+ * (un)subscribes the namespace's channel on the first and last socket.
+ */
+void			 room_nsp_changed(struct nsp_namespace *);
 
 #endif

@@ -23,13 +23,26 @@
 #include "conn.h"
 #include "listener.h"
 #include "eio.h"
+#include "forward.h"
 #include "handoff.h"
 #include "log.h"
 #include "nsp.h"
+#include "redis.h"
 #include "room.h"
+#include "session.h"
 #include "static.h"
 #include "worker.h"
 #include "xmalloc.h"
+
+/*
+ * The argument of one listener's accept callback: its connections speak
+ * TLS when wl_tls is set.  Allocated once per listener for the life of
+ * the worker.
+ */
+struct worker_listen {
+	struct worker		*wl_worker;
+	struct ssl_ctx_st	*wl_tls;
+};
 
 static void	worker_accept_cb(struct evconnlistener *, evutil_socket_t,
 		    struct sockaddr *, int, void *);
@@ -66,10 +79,11 @@ static void
 worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int socklen, void *arg)
 {
-	struct worker *w = arg;
+	struct worker_listen	*wl = arg;
+	struct worker		*w = wl->wl_worker;
 
 	(void)l;
-	conn_accept(w, fd, sa, socklen);
+	conn_accept(w, fd, sa, socklen, wl->wl_tls);
 	if (w->w_nconns >= w->w_conf->c_max_connections) {
 		log_warnx("max_connections (%zu) reached: accept paused",
 		    w->w_conf->c_max_connections);
@@ -93,7 +107,7 @@ worker_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
 static void
 worker_accept_error_cb(struct evconnlistener *l, void *arg)
 {
-	struct worker	*w = arg;
+	struct worker	*w = ((struct worker_listen *)arg)->wl_worker;
 	int		 err = EVUTIL_SOCKET_ERROR();
 	struct timeval	 tv = { 0, WORKER_ACCEPT_RETRY_MS * 1000 };
 
@@ -168,6 +182,49 @@ static const struct handoff_cbs worker_handoff_cbs = {
 	worker_handoff_conn, worker_handoff_bus
 };
 
+/* Room emits and broadcasts for, and from, the other nodes (room.h). */
+static void
+worker_room_publish(void *arg, const char *channel, const void *msg, size_t len)
+{
+	struct worker *w = arg;
+
+	redis_publish(w->w_redis, channel, msg, len);
+}
+
+static void
+worker_room_subscribe(void *arg, const char *channel)
+{
+	struct worker *w = arg;
+
+	redis_subscribe(w->w_redis, channel);
+}
+
+static void
+worker_room_unsubscribe(void *arg, const char *channel)
+{
+	struct worker *w = arg;
+
+	redis_unsubscribe(w->w_redis, channel);
+}
+
+static const struct room_remote_ops worker_room_ops = {
+	worker_room_publish, worker_room_subscribe, worker_room_unsubscribe
+};
+
+/* A message on one of our channels: a forwarded request or answer, or a room's. */
+static void
+worker_redis_message(void *arg, const char *channel, size_t chlen,
+    const char *msg, size_t len)
+{
+	struct worker *w = arg;
+
+	if (w->w_forward != NULL &&
+	    forward_message(w->w_forward, channel, chlen, msg, len))
+		return;
+	if (room_remote_message(w->w_nsp, msg, len) == -1)
+		log_warnx("malformed message on %.*s dropped", (int)chlen, channel);
+}
+
 /* Graceful stop: no new connections, finish the open ones, then exit. */
 static void
 worker_stop(struct worker *w)
@@ -228,19 +285,27 @@ worker_drop_privileges(const struct conf *conf)
 }
 
 static void
-worker_listen(struct worker *w, struct listener_set *ls, int slot)
+worker_listen(struct worker *w, struct listener_set *ls, int slot,
+    struct ssl_ctx_st *tls)
 {
 	struct evconnlistener	*el;
+	struct worker_listen	*wl;
 	size_t			 i;
 	int			 j;
 
 	w->w_listeners = xcalloc(ls->ls_count, sizeof(*w->w_listeners));
+	wl = xcalloc(ls->ls_count, sizeof(*wl));
 	for (i = 0; i < ls->ls_count; i++) {
+		wl[i].wl_worker = w;
+		if (ls->ls_list[i].l_tls && tls == NULL)
+			fatalx("%s: TLS listener without a TLS context",
+			    ls->ls_list[i].l_name);
+		wl[i].wl_tls = ls->ls_list[i].l_tls ? tls : NULL;
 		/* Other slots' sockets are none of this worker's business. */
 		for (j = 0; j < ls->ls_list[i].l_nfds; j++)
 			if (j != slot)
 				close(ls->ls_list[i].l_fds[j]);
-		el = evconnlistener_new(w->w_base, worker_accept_cb, w,
+		el = evconnlistener_new(w->w_base, worker_accept_cb, &wl[i],
 		    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
 		    ls->ls_list[i].l_fds[slot]);
 		if (el == NULL)
@@ -282,9 +347,36 @@ worker_main(const struct worker_args *wa)
 	nsp_settings_default(&ns);
 	ns.ns_handler_timeout = w.w_conf->c_handler_timeout;
 	ns.ns_threads = (int)w.w_conf->c_handler_threads;
+	ns.ns_max_namespaces = w.w_conf->c_max_namespaces;
 	w.w_nsp = nsp_registry_new(w.w_base, wa->wa_components, &ns);
 	if (w.w_nsp == NULL)
 		fatalx("cannot set up the namespaces");
+	if (w.w_conf->c_redis != NULL) {
+		char err[256];
+
+		if ((w.w_redis = redis_new(w.w_base, w.w_conf)) == NULL)
+			fatalx("cannot set up redis at %s", w.w_conf->c_redis);
+		w.w_session = session_store_new(w.w_base, w.w_conf, w.w_redis,
+		    w.w_nsp, err, sizeof(err));
+		if (w.w_session == NULL)
+			fatalx("sessions: %s", err);
+	}
+	if (w.w_redis != NULL) {
+		char bus_tag[ROOM_BUS_TAG_MAX + 1];
+
+		/* Routing to and from the other nodes (forward.h, room.h). */
+		w.w_forward = forward_new(&w, w.w_redis, wa->wa_node_tag);
+		/*
+		 * Room messages of our own bus come back from Redis and are
+		 * dropped; during a reload the other generation is on
+		 * another bus, so the generation is part of the tag.
+		 */
+		snprintf(bus_tag, sizeof(bus_tag), "%s.%u", wa->wa_node_tag,
+		    w.w_generation);
+		room_set_remote(&worker_room_ops, &w, w.w_conf->c_redis_prefix,
+		    bus_tag);
+		redis_set_handlers(w.w_redis, worker_redis_message, NULL, &w);
+	}
 
 	w.w_static = static_new(wa->wa_components, w.w_conf->c_eio_path,
 	    w.w_conf->c_client_script);
@@ -299,7 +391,7 @@ worker_main(const struct worker_args *wa)
 		room_set_publisher(worker_publish, &w);
 	}
 
-	worker_listen(&w, wa->wa_listeners, wa->wa_slot);
+	worker_listen(&w, wa->wa_listeners, wa->wa_slot, wa->wa_tls);
 	worker_drop_privileges(w.w_conf);
 
 	w.w_signals = xcalloc(sizeof(signals) / sizeof(signals[0]),

@@ -26,6 +26,10 @@ struct eio_server;
 struct static_ctx;
 struct handoff;
 struct handoff_mesh;
+struct redis;
+struct session_store;
+struct forward;
+struct ssl_ctx_st;
 
 /* How long accept stays paused after EMFILE/ENFILE before retrying. */
 #define WORKER_ACCEPT_RETRY_MS	100
@@ -49,6 +53,9 @@ struct worker {
 	struct eio_server	 *w_eio;	/* Engine.IO sessions */
 	struct static_ctx	 *w_static;	/* components' client files */
 	struct handoff		 *w_handoff;	/* to the other workers */
+	struct redis		 *w_redis;	/* NULL without redis */
+	struct session_store	 *w_session;	/* NULL without redis */
+	struct forward		 *w_forward;	/* NULL without redis */
 	struct event		**w_signals;
 	size_t			  w_nsignals;
 };
@@ -59,6 +66,7 @@ struct worker_args {
 	const struct component_set *wa_components;
 	struct handoff_mesh	*wa_mesh;	/* of this generation */
 	const char		*wa_node_tag;	/* sid prefix naming the node */
+	struct ssl_ctx_st	*wa_tls;	/* for TLS listeners; NULL: none */
 	int			 wa_slot;
 	unsigned		 wa_generation;
 	pid_t			 wa_master;	/* to notice its death */

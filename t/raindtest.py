@@ -54,15 +54,24 @@ def wait_until(pred, timeout=10.0, what="condition"):
         time.sleep(0.02)
 
 
-def http_request(port, raw, host="127.0.0.1", timeout=5.0):
-    """Send raw bytes, read until the server closes; returns the bytes."""
+def http_request(port, raw, host="127.0.0.1", timeout=5.0, tls=None):
+    """Send raw bytes, read until the server closes; returns the bytes.
+
+    With tls (an ssl.SSLContext) the connection is made over TLS."""
     with socket.create_connection((host, port), timeout=timeout) as s:
+        if tls is not None:
+            s = tls.wrap_socket(s, server_hostname=host)
         s.sendall(raw)
         chunks = []
         while True:
             try:
                 b = s.recv(65536)
             except (ConnectionResetError, socket.timeout):
+                break
+            except OSError as e:
+                # A TLS peer that closes without close_notify.
+                if tls is None or "EOF" not in str(e):
+                    raise
                 break
             if not b:
                 break
@@ -85,23 +94,26 @@ def parse_response(data):
     return status, headers, rest[:n], rest[n:]
 
 
-def get(port, path, host="127.0.0.1", extra="", timeout=5.0):
+def get(port, path, host="127.0.0.1", extra="", timeout=5.0, tls=None):
     raw = ("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n%s\r\n"
            % (path, extra)).encode()
-    r = parse_response(http_request(port, raw, host, timeout))
+    r = parse_response(http_request(port, raw, host, timeout, tls))
     return r
 
 
 class Raind:
     """One raind master with its own directory and configuration."""
 
-    def __init__(self, conf="", workers=3, listen=("127.0.0.1:0",)):
+    def __init__(self, conf="", workers=3, listen=("127.0.0.1:0",), tls=None):
+        """tls: an ssl.SSLContext when the first listener is "... tls";
+        readiness is then polled over TLS with it."""
         self.dir = tempfile.mkdtemp(prefix="raindtest.")
         self.conf_path = os.path.join(self.dir, "raind.conf")
         self.pid_file = os.path.join(self.dir, "raind.pid")
         self.port_file = os.path.join(self.dir, "ports")
         self.log_path = os.path.join(self.dir, "raind.log")
         self.proc = None
+        self.tls = tls
         self.write_conf(conf, workers, listen)
 
     def write_conf(self, conf="", workers=3, listen=("127.0.0.1:0",)):
@@ -112,13 +124,15 @@ class Raind:
         with open(self.conf_path, "w") as f:
             f.write(text)
 
-    def start(self):
+    def start(self, preexec_fn=None, env=None):
+        """Start raind; preexec_fn runs in the child (e.g. setrlimit)."""
         if os.path.exists(self.port_file):
             os.unlink(self.port_file)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [RAIND, "-d", "-f", self.conf_path, "-p", self.port_file],
-            stdout=self.log, stderr=subprocess.STDOUT)
+            stdout=self.log, stderr=subprocess.STDOUT,
+            preexec_fn=preexec_fn, env=env)
         self.ports = wait_until(self.read_ports, 10, "port file")
         self.port = self.ports[0][1]
         wait_until(lambda: self.healthz() is not None, 10, "/healthz")
@@ -143,7 +157,8 @@ class Raind:
         """The JSON of one /healthz answer, or None when not answering."""
         import json
         try:
-            r = get(port or self.port, "/healthz", timeout=2)
+            r = get(port or self.port, "/healthz", timeout=2,
+                    tls=self.tls if port is None else None)
         except OSError:
             return None
         if r is None or r[0] != 200:

@@ -67,6 +67,14 @@ def missing():
         if not os.access(path, os.X_OK):
             return "%s not found" % path
     script = os.environ.get("RAIND_CLIENT_SCRIPT")
+    if script and not os.path.isfile(script):
+        # The bundle comes from npm with the interop tests' modules.
+        import subprocess
+        modules = os.path.join(os.environ.get("RAIND_BUILDDIR", "."), "t",
+                               "interop-modules")
+        subprocess.run([os.path.join(os.path.dirname(os.path.abspath(
+            __file__)), "interop", "setup.sh"), modules],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not script:
         return "RAIND_CLIENT_SCRIPT is not set (socket.io-client's " \
             "dist/socket.io.min.js from npm)"

@@ -643,8 +643,18 @@ ParameterizedTestParameters(conf, errors)
 		    "unknown directive \"\\xc3\\xa9t\\xc3\\xa9\"" },
 		{ "\n\nworkers\n", 3, "missing argument to workers" },
 		{ "workers 2 3\n", 1, "unexpected argument \"3\" to workers" },
-		{ "listen 127.0.0.1:80 tls\n", 1,
+		{ "listen 127.0.0.1:80 ssl\n", 1,
+		    "unexpected argument \"ssl\" to listen" },
+		{ "listen 127.0.0.1:80 tls tls\n", 1,
 		    "unexpected argument \"tls\" to listen" },
+		{ "redis localhost\n", 1, "invalid redis address \"localhost\": "
+		    "expected unix:/path or host:port" },
+		{ "redis unix:relative\n", 1, "redis \"unix:relative\": unix: "
+		    "needs an absolute path" },
+		{ "cookie_name a;b\n", 1, "invalid cookie_name \"a;b\": letters, "
+		    "digits, '.', '_' and '-' only (at most 64)" },
+		{ "tls_protocols TLSv1.1\n", 1, "unknown TLS protocol \"TLSv1.1\": "
+		    "TLSv1.2 or TLSv1.3" },
 		{ "shutdown_timeout 10\n", 1, "invalid duration \"10\": "
 		    "a unit (ms, s, m, h) is required" },
 		{ "shutdown_timeout 10x\n", 1, "invalid duration \"10x\": "

@@ -1,0 +1,824 @@
+/*
+ * redis.c: a worker's connections to Redis.  See redis.h.
+ *
+ * hiredis 0.14 has neither a connect timeout for asynchronous contexts
+ * nor a per-command timeout, so both are kept here: one timer per
+ * connection, armed for the connect (and AUTH/SELECT) while connecting,
+ * then for the oldest command in flight.  Commands on one connection are
+ * answered in order, so the oldest one is the head of the in-flight list.
+ * A connection that does not answer in time is considered broken: every
+ * command in flight fails and the connection is made again.
+ *
+ * Every command has a struct redis_cmd that hiredis holds as privdata
+ * until it calls the reply callback, which it does exactly once, even
+ * when the context is freed (with a NULL reply).  A command failed early
+ * (timeout, connection lost) is marked rc_done: its caller has had its
+ * answer and the late hiredis callback only frees it.
+ */
+#include "config.h"
+
+#include <sys/queue.h>
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <hiredis/adapters/libevent.h>
+
+#include "conf.h"
+#include "log.h"
+#include "redis.h"
+#include "util.h"
+#include "xmalloc.h"
+
+#define REDIS_ERR_MAX		256	/* a remembered error message */
+#define REDIS_CHANNELS_MIN	64	/* buckets of the channel table */
+#define REDIS_UNIX_PREFIX	"unix:"
+
+/* What redis_conn_lost does with the hiredis context. */
+#define REDIS_FREE_NOT		0	/* hiredis is freeing it itself */
+#define REDIS_FREE_NOW		1
+#define REDIS_FREE_LATER	2	/* from the loop (connect callback) */
+
+enum redis_state {
+	REDIS_DOWN = 0,		/* waiting to reconnect */
+	REDIS_CONNECTING,	/* TCP or unix connect under way */
+	REDIS_HELLO,		/* AUTH and SELECT sent, not yet answered */
+	REDIS_UP
+};
+
+struct redis_cmd {
+	TAILQ_ENTRY(redis_cmd)	 rc_entry;	/* in flight, or failed */
+	struct redis		*rc_redis;
+	redis_reply_fn		*rc_fn;		/* NULL: fire and forget */
+	void			*rc_arg;
+	int64_t			 rc_start;	/* monotonic ms when sent */
+	int			 rc_done;	/* the caller has had its answer */
+	char			*rc_err;	/* for the failed queue */
+};
+TAILQ_HEAD(redis_cmds, redis_cmd);
+
+struct redis_conn {
+	struct redis		*cn_redis;
+	int			 cn_pubsub;
+	redisAsyncContext	*cn_ac;		/* NULL while down */
+	enum redis_state	 cn_state;
+	int			 cn_hello;	/* AUTH/SELECT answers awaited */
+	int64_t			 cn_backoff;	/* ms before the next attempt */
+	int			 cn_logged;	/* this outage has been logged */
+	struct event		*cn_retry;
+	struct event		*cn_timer;	/* connect or oldest command */
+	struct redis_cmds	 cn_inflight;
+	size_t			 cn_ninflight;
+	char			 cn_err[REDIS_ERR_MAX];	/* why it is down */
+};
+
+struct redis_channel {
+	char			*ch_name;
+	struct redis_channel	*ch_next;
+	size_t			 ch_refs;
+	int			 ch_sub;	/* SUBSCRIBE is what we asked for last */
+	int			 ch_unsubs;	/* UNSUBSCRIBEs not yet confirmed */
+};
+
+struct redis {
+	struct event_base	*r_base;
+	char			*r_addr;	/* as configured, for logs */
+	char			*r_host;	/* NULL for a unix socket */
+	int			 r_port;
+	char			*r_path;
+	char			*r_password;
+	size_t			 r_db;
+	int64_t			 r_timeout;	/* ms */
+	struct redis_conn	 r_cmd;
+	struct redis_conn	 r_sub;
+	struct event		*r_fail_ev;	/* runs r_failed from the loop */
+	struct redis_cmds	 r_failed;
+	redisAsyncContext	**r_zombies;	/* contexts to free from the loop */
+	size_t			 r_nzombies;
+	struct redis_channel	**r_channels;
+	size_t			 r_nbuckets;	/* a power of two */
+	size_t			 r_nchannels;
+	redis_message_fn	*r_msg_fn;
+	redis_state_fn		*r_state_fn;
+	void			*r_handler_arg;
+};
+
+static void	redis_conn_start(struct redis_conn *);
+static void	redis_conn_lost(struct redis_conn *, const char *, int);
+static void	redis_channel_send(struct redis *, struct redis_channel *, int);
+
+static const char *
+redis_conn_name(const struct redis_conn *cn)
+{
+	return (cn->cn_pubsub ? "redis pub/sub" : "redis");
+}
+
+/*
+ * Failing a command later: its callback must come from the loop, never
+ * from inside redis_command, so the caller's state is consistent.
+ */
+static void
+redis_fail_later(struct redis *r, struct redis_cmd *cmd, const char *err)
+{
+	cmd->rc_err = xstrdup(err);
+	TAILQ_INSERT_TAIL(&r->r_failed, cmd, rc_entry);
+	event_active(r->r_fail_ev, EV_TIMEOUT, 1);
+}
+
+static void
+redis_fail_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct redis		*r = arg;
+	struct redis_cmds	 q;
+	struct redis_cmd	*cmd;
+
+	(void)fd;
+	(void)what;
+	while (r->r_nzombies > 0)
+		redisAsyncFree(r->r_zombies[--r->r_nzombies]);
+	/* Callbacks may fail new commands: those wait for the next round. */
+	TAILQ_INIT(&q);
+	TAILQ_CONCAT(&q, &r->r_failed, rc_entry);
+	while ((cmd = TAILQ_FIRST(&q)) != NULL) {
+		TAILQ_REMOVE(&q, cmd, rc_entry);
+		if (cmd->rc_fn != NULL)
+			cmd->rc_fn(cmd->rc_arg, NULL, cmd->rc_err);
+		free(cmd->rc_err);
+		free(cmd);
+	}
+}
+
+/*
+ * Free a context from the loop: inside its connect callback hiredis
+ * still uses it after the callback returns.
+ */
+static void
+redis_free_later(struct redis *r, redisAsyncContext *ac)
+{
+	r->r_zombies = xreallocarray(r->r_zombies, r->r_nzombies + 1,
+	    sizeof(*r->r_zombies));
+	r->r_zombies[r->r_nzombies++] = ac;
+	event_active(r->r_fail_ev, EV_TIMEOUT, 1);
+}
+
+static void
+redis_timeval(int64_t ms, struct timeval *tv)
+{
+	tv->tv_sec = ms / 1000;
+	tv->tv_usec = (ms % 1000) * 1000;
+}
+
+/* Arm the connection's timer for the oldest command in flight. */
+static void
+redis_conn_arm(struct redis_conn *cn)
+{
+	struct redis_cmd	*cmd;
+	struct timeval		 tv;
+	int64_t			 left;
+
+	if ((cmd = TAILQ_FIRST(&cn->cn_inflight)) == NULL)
+		return;
+	left = cmd->rc_start + cn->cn_redis->r_timeout - monotonic_ms();
+	redis_timeval(left > 0 ? left : 0, &tv);
+	evtimer_add(cn->cn_timer, &tv);
+}
+
+static void
+redis_conn_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct redis_conn	*cn = arg;
+	struct redis_cmd	*cmd;
+	char			 why[REDIS_ERR_MAX];
+
+	(void)fd;
+	(void)what;
+	switch (cn->cn_state) {
+	case REDIS_CONNECTING:
+	case REDIS_HELLO:
+		snprintf(why, sizeof(why), "connect timeout after %lld ms",
+		    (long long)cn->cn_redis->r_timeout);
+		redis_conn_lost(cn, why, REDIS_FREE_NOW);
+		break;
+	case REDIS_UP:
+		cmd = TAILQ_FIRST(&cn->cn_inflight);
+		if (cmd == NULL)
+			break;
+		if (monotonic_ms() - cmd->rc_start < cn->cn_redis->r_timeout) {
+			redis_conn_arm(cn);
+			break;
+		}
+		snprintf(why, sizeof(why), "no answer within %lld ms",
+		    (long long)cn->cn_redis->r_timeout);
+		redis_conn_lost(cn, why, REDIS_FREE_NOW);
+		break;
+	case REDIS_DOWN:
+		break;
+	}
+}
+
+static void
+redis_conn_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	redis_conn_start(arg);
+}
+
+static void
+redis_conn_up(struct redis_conn *cn)
+{
+	struct redis		*r = cn->cn_redis;
+	struct redis_channel	*ch;
+	size_t			 i;
+
+	cn->cn_state = REDIS_UP;
+	cn->cn_backoff = REDIS_BACKOFF_MIN_MS;
+	cn->cn_logged = 0;
+	evtimer_del(cn->cn_timer);
+	log_info("%s: connected to %s", redis_conn_name(cn), r->r_addr);
+	if (cn->cn_pubsub) {
+		for (i = 0; i < r->r_nbuckets; i++)
+			for (ch = r->r_channels[i]; ch != NULL; ch = ch->ch_next)
+				if (ch->ch_refs > 0)
+					redis_channel_send(r, ch, 1);
+	} else if (r->r_state_fn != NULL)
+		r->r_state_fn(r->r_handler_arg, 1);
+}
+
+/*
+ * The connection is gone or given up: fail what is in flight, forget the
+ * context (freeing it when hiredis is not already doing so) and try again
+ * after the backoff.  Logged once per outage.
+ */
+static void
+redis_conn_lost(struct redis_conn *cn, const char *why, int free_ac)
+{
+	struct redis		*r = cn->cn_redis;
+	redisAsyncContext	*ac = cn->cn_ac;
+	struct redis_cmd	*cmd;
+	struct redis_channel	*ch;
+	struct timeval		 tv;
+	enum redis_state	 was = cn->cn_state;
+	char			 err[REDIS_ERR_MAX + 64];
+	size_t			 i;
+
+	cn->cn_ac = NULL;
+	if (ac != NULL)
+		ac->data = NULL;	/* its late callbacks are not ours */
+	cn->cn_state = REDIS_DOWN;
+	snprintf(cn->cn_err, sizeof(cn->cn_err), "%s", why);
+	evtimer_del(cn->cn_timer);
+	if (was == REDIS_UP)
+		log_warnx("%s: connection lost: %s, retrying", redis_conn_name(cn),
+		    why);
+	else if (!cn->cn_logged)
+		log_warnx("%s: cannot connect to %s: %s, retrying",
+		    redis_conn_name(cn), r->r_addr, why);
+	else
+		log_debug("%s: cannot connect to %s: %s", redis_conn_name(cn),
+		    r->r_addr, why);
+	cn->cn_logged = 1;
+
+	snprintf(err, sizeof(err), "redis: %s", why);
+	while ((cmd = TAILQ_FIRST(&cn->cn_inflight)) != NULL) {
+		TAILQ_REMOVE(&cn->cn_inflight, cmd, rc_entry);
+		cn->cn_ninflight--;
+		cmd->rc_done = 1;
+		if (cmd->rc_fn != NULL)
+			cmd->rc_fn(cmd->rc_arg, NULL, err);
+	}
+	if (cn->cn_pubsub)
+		for (i = 0; i < r->r_nbuckets; i++)
+			for (ch = r->r_channels[i]; ch != NULL; ch = ch->ch_next) {
+				ch->ch_sub = 0;
+				ch->ch_unsubs = 0;
+			}
+	if (free_ac == REDIS_FREE_NOW && ac != NULL)
+		redisAsyncFree(ac);	/* deferred by hiredis inside reply callbacks */
+	else if (free_ac == REDIS_FREE_LATER && ac != NULL)
+		redis_free_later(r, ac);
+	if (!cn->cn_pubsub && was == REDIS_UP && r->r_state_fn != NULL)
+		r->r_state_fn(r->r_handler_arg, 0);
+
+	redis_timeval(cn->cn_backoff, &tv);
+	evtimer_add(cn->cn_retry, &tv);
+	cn->cn_backoff *= 2;
+	if (cn->cn_backoff > REDIS_BACKOFF_MAX_MS)
+		cn->cn_backoff = REDIS_BACKOFF_MAX_MS;
+}
+
+static void
+redis_hello_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis_conn	*cn = privdata;
+	redisReply		*rep = reply;
+	char			 why[REDIS_ERR_MAX];
+
+	if (ac->data != cn)
+		return;
+	if (rep == NULL) {
+		redis_conn_lost(cn, ac->err ? ac->errstr : "connection lost",
+		    REDIS_FREE_NOT);
+		return;
+	}
+	if (rep->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof(why), "%s", rep->str);
+		redis_conn_lost(cn, why, REDIS_FREE_NOW);
+		return;
+	}
+	if (--cn->cn_hello == 0)
+		redis_conn_up(cn);
+}
+
+static void
+redis_connect_cb(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext	*ac = (redisAsyncContext *)cac;
+	struct redis_conn	*cn = ac->data;
+	struct redis		*r;
+	char			 db[32];
+
+	if (cn == NULL)
+		return;
+	r = cn->cn_redis;
+	if (status != REDIS_OK) {
+		/* hiredis frees the context itself after this callback. */
+		redis_conn_lost(cn, ac->errstr[0] != '\0' ? ac->errstr :
+		    "connect failed", REDIS_FREE_NOT);
+		return;
+	}
+	cn->cn_state = REDIS_HELLO;
+	cn->cn_hello = 0;
+	if (r->r_password != NULL) {
+		if (redisAsyncCommand(ac, redis_hello_cb, cn, "AUTH %s",
+		    r->r_password) != REDIS_OK)
+			goto bad;
+		cn->cn_hello++;
+	}
+	/* Pub/sub channels are the same in every database. */
+	if (r->r_db != 0 && !cn->cn_pubsub) {
+		snprintf(db, sizeof(db), "%zu", r->r_db);
+		if (redisAsyncCommand(ac, redis_hello_cb, cn, "SELECT %s",
+		    db) != REDIS_OK)
+			goto bad;
+		cn->cn_hello++;
+	}
+	if (cn->cn_hello == 0)
+		redis_conn_up(cn);
+	return;
+ bad:
+	redis_conn_lost(cn, ac->errstr[0] != '\0' ? ac->errstr :
+	    "cannot send AUTH/SELECT", REDIS_FREE_LATER);
+}
+
+static void
+redis_disconnect_cb(const redisAsyncContext *cac, int status)
+{
+	redisAsyncContext	*ac = (redisAsyncContext *)cac;
+	struct redis_conn	*cn = ac->data;
+
+	(void)status;
+	if (cn == NULL)
+		return;
+	redis_conn_lost(cn, ac->err ? ac->errstr : "closed by the server",
+	    REDIS_FREE_NOT);
+}
+
+static void
+redis_conn_start(struct redis_conn *cn)
+{
+	struct redis		*r = cn->cn_redis;
+	redisAsyncContext	*ac;
+	struct timeval		 tv;
+	char			 why[REDIS_ERR_MAX];
+
+	/* Name resolution (a host name, not an address) blocks here. */
+	if (r->r_path != NULL)
+		ac = redisAsyncConnectUnix(r->r_path);
+	else
+		ac = redisAsyncConnect(r->r_host, r->r_port);
+	if (ac == NULL)
+		fatalx("redis: out of memory");
+	if (ac->err) {
+		snprintf(why, sizeof(why), "%s", ac->errstr);
+		redisAsyncFree(ac);
+		cn->cn_state = REDIS_CONNECTING;
+		redis_conn_lost(cn, why, REDIS_FREE_NOT);
+		return;
+	}
+	ac->data = cn;
+	if (redisLibeventAttach(ac, r->r_base) != REDIS_OK)
+		fatalx("redis: cannot attach to the event loop");
+	redisAsyncSetConnectCallback(ac, redis_connect_cb);
+	redisAsyncSetDisconnectCallback(ac, redis_disconnect_cb);
+	cn->cn_ac = ac;
+	cn->cn_state = REDIS_CONNECTING;
+	redis_timeval(r->r_timeout, &tv);
+	evtimer_add(cn->cn_timer, &tv);
+}
+
+static void
+redis_conn_init(struct redis *r, struct redis_conn *cn, int pubsub)
+{
+	struct timeval tv = { 0, 0 };
+
+	cn->cn_redis = r;
+	cn->cn_pubsub = pubsub;
+	cn->cn_state = REDIS_DOWN;
+	cn->cn_backoff = REDIS_BACKOFF_MIN_MS;
+	TAILQ_INIT(&cn->cn_inflight);
+	snprintf(cn->cn_err, sizeof(cn->cn_err), "not connected yet");
+	cn->cn_retry = evtimer_new(r->r_base, redis_conn_retry_cb, cn);
+	cn->cn_timer = evtimer_new(r->r_base, redis_conn_timer_cb, cn);
+	if (cn->cn_retry == NULL || cn->cn_timer == NULL)
+		fatalx("redis: cannot create timers");
+	/* The first attempt starts from the loop, like every later one. */
+	evtimer_add(cn->cn_retry, &tv);
+}
+
+static void
+redis_conn_free(struct redis_conn *cn)
+{
+	redisAsyncContext	*ac = cn->cn_ac;
+	struct redis_cmd	*cmd;
+
+	if (cn->cn_retry != NULL)
+		event_free(cn->cn_retry);
+	if (cn->cn_timer != NULL)
+		event_free(cn->cn_timer);
+	cn->cn_ac = NULL;
+	cn->cn_state = REDIS_DOWN;
+	while ((cmd = TAILQ_FIRST(&cn->cn_inflight)) != NULL) {
+		TAILQ_REMOVE(&cn->cn_inflight, cmd, rc_entry);
+		cmd->rc_done = 1;
+		if (cmd->rc_fn != NULL)
+			cmd->rc_fn(cmd->rc_arg, NULL, "redis: shutting down");
+	}
+	if (ac != NULL) {
+		ac->data = NULL;
+		redisAsyncFree(ac);
+	}
+}
+
+/* "unix:/path", "host:port" or "[v6]:port". */
+static int
+redis_parse_addr(struct redis *r, const char *s)
+{
+	const char	*colon;
+	char		*end;
+	long		 port;
+	size_t		 hostlen;
+
+	if (strncmp(s, REDIS_UNIX_PREFIX, strlen(REDIS_UNIX_PREFIX)) == 0) {
+		if (s[strlen(REDIS_UNIX_PREFIX)] != '/')
+			return (-1);
+		r->r_path = xstrdup(s + strlen(REDIS_UNIX_PREFIX));
+		return (0);
+	}
+	if ((colon = strrchr(s, ':')) == NULL || colon == s)
+		return (-1);
+	port = strtol(colon + 1, &end, 10);
+	if (*end != '\0' || end == colon + 1 || port <= 0 || port > 65535)
+		return (-1);
+	hostlen = (size_t)(colon - s);
+	if (s[0] == '[' && hostlen >= 2 && s[hostlen - 1] == ']')
+		r->r_host = xstrndup(s + 1, hostlen - 2);
+	else
+		r->r_host = xstrndup(s, hostlen);
+	r->r_port = (int)port;
+	return (0);
+}
+
+struct redis *
+redis_new(struct event_base *base, const struct conf *conf)
+{
+	struct redis	*r;
+
+	if (conf->c_redis == NULL)
+		return (NULL);
+	r = xcalloc(1, sizeof(*r));
+	r->r_base = base;
+	if (redis_parse_addr(r, conf->c_redis) == -1) {
+		log_warnx("redis: invalid address \"%s\"", conf->c_redis);
+		free(r);
+		return (NULL);
+	}
+	r->r_addr = xstrdup(conf->c_redis);
+	if (conf->c_redis_password != NULL)
+		r->r_password = xstrdup(conf->c_redis_password);
+	r->r_db = conf->c_redis_db;
+	r->r_timeout = conf->c_redis_timeout > 0 ? conf->c_redis_timeout : 2000;
+	TAILQ_INIT(&r->r_failed);
+	if ((r->r_fail_ev = event_new(base, -1, 0, redis_fail_cb, r)) == NULL)
+		fatalx("redis: cannot create an event");
+	r->r_nbuckets = REDIS_CHANNELS_MIN;
+	r->r_channels = xcalloc(r->r_nbuckets, sizeof(*r->r_channels));
+	redis_conn_init(r, &r->r_cmd, 0);
+	redis_conn_init(r, &r->r_sub, 1);
+	return (r);
+}
+
+void
+redis_free(struct redis *r)
+{
+	struct redis_channel	*ch, *next;
+	size_t			 i;
+
+	if (r == NULL)
+		return;
+	r->r_state_fn = NULL;
+	r->r_msg_fn = NULL;
+	redis_conn_free(&r->r_cmd);
+	redis_conn_free(&r->r_sub);
+	/* Commands failed but not yet told: tell them now. */
+	redis_fail_cb(-1, 0, r);
+	event_free(r->r_fail_ev);
+	free(r->r_zombies);
+	for (i = 0; i < r->r_nbuckets; i++)
+		for (ch = r->r_channels[i]; ch != NULL; ch = next) {
+			next = ch->ch_next;
+			free(ch->ch_name);
+			free(ch);
+		}
+	free(r->r_channels);
+	free(r->r_addr);
+	free(r->r_host);
+	free(r->r_path);
+	if (r->r_password != NULL) {
+		explicit_bzero(r->r_password, strlen(r->r_password));
+		free(r->r_password);
+	}
+	free(r);
+}
+
+int
+redis_connected(const struct redis *r)
+{
+	return (r->r_cmd.cn_state == REDIS_UP);
+}
+
+void
+redis_set_handlers(struct redis *r, redis_message_fn *msg, redis_state_fn *state,
+    void *arg)
+{
+	r->r_msg_fn = msg;
+	r->r_state_fn = state;
+	r->r_handler_arg = arg;
+}
+
+static void
+redis_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis_cmd	*cmd = privdata;
+	struct redis_conn	*cn = &cmd->rc_redis->r_cmd;
+	char			 why[REDIS_ERR_MAX];
+
+	if (cmd->rc_done) {
+		free(cmd);
+		return;
+	}
+	if (reply == NULL) {
+		/*
+		 * hiredis is tearing the context down (read error, EOF):
+		 * this command and all others in flight fail now.
+		 */
+		snprintf(why, sizeof(why), "%s", ac->err ? ac->errstr :
+		    "connection lost");
+		if (ac->data == cn)
+			redis_conn_lost(cn, why, REDIS_FREE_NOT);
+		if (!cmd->rc_done && cmd->rc_fn != NULL)
+			cmd->rc_fn(cmd->rc_arg, NULL, why);
+		free(cmd);
+		return;
+	}
+	TAILQ_REMOVE(&cn->cn_inflight, cmd, rc_entry);
+	cn->cn_ninflight--;
+	cmd->rc_done = 1;
+	if (cmd->rc_fn != NULL)
+		cmd->rc_fn(cmd->rc_arg, reply, NULL);
+	free(cmd);
+	/* The timer follows the new oldest command, when it fires. */
+}
+
+void
+redis_command(struct redis *r, redis_reply_fn *fn, void *arg, int argc,
+    const char **argv, const size_t *argvlen)
+{
+	struct redis_conn	*cn = &r->r_cmd;
+	struct redis_cmd	*cmd;
+	char			 err[REDIS_ERR_MAX + 64];
+
+	cmd = xcalloc(1, sizeof(*cmd));
+	cmd->rc_redis = r;
+	cmd->rc_fn = fn;
+	cmd->rc_arg = arg;
+	if (cn->cn_state != REDIS_UP) {
+		snprintf(err, sizeof(err), "redis not connected: %s", cn->cn_err);
+		redis_fail_later(r, cmd, err);
+		return;
+	}
+	if (cn->cn_ninflight >= REDIS_PENDING_MAX) {
+		redis_fail_later(r, cmd, "redis: too many commands in flight");
+		return;
+	}
+	if (redisAsyncCommandArgv(cn->cn_ac, redis_reply_cb, cmd, argc, argv,
+	    argvlen) != REDIS_OK) {
+		snprintf(err, sizeof(err), "redis: %s", cn->cn_ac->errstr[0] != '\0' ?
+		    cn->cn_ac->errstr : "cannot send the command");
+		redis_fail_later(r, cmd, err);
+		return;
+	}
+	cmd->rc_start = monotonic_ms();
+	TAILQ_INSERT_TAIL(&cn->cn_inflight, cmd, rc_entry);
+	cn->cn_ninflight++;
+	if (!evtimer_pending(cn->cn_timer, NULL))
+		redis_conn_arm(cn);
+}
+
+void
+redis_publish(struct redis *r, const char *channel, const void *msg, size_t len)
+{
+	const char	*argv[3];
+	size_t		 argvlen[3];
+
+	argv[0] = "PUBLISH";
+	argvlen[0] = strlen(argv[0]);
+	argv[1] = channel;
+	argvlen[1] = strlen(channel);
+	argv[2] = msg;
+	argvlen[2] = len;
+	redis_command(r, NULL, NULL, 3, argv, argvlen);
+}
+
+/*
+ * Channels.
+ */
+
+/* FNV-1a over the channel name. */
+static size_t
+redis_channel_hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return ((size_t)h);
+}
+
+static struct redis_channel **
+redis_channel_slot(struct redis *r, const char *name)
+{
+	struct redis_channel **chp;
+
+	chp = &r->r_channels[redis_channel_hash(name) & (r->r_nbuckets - 1)];
+	for (; *chp != NULL; chp = &(*chp)->ch_next)
+		if (strcmp((*chp)->ch_name, name) == 0)
+			break;
+	return (chp);
+}
+
+static void
+redis_channel_grow(struct redis *r)
+{
+	struct redis_channel	**old = r->r_channels, *ch, *next;
+	size_t			  i, n = r->r_nbuckets, b;
+
+	r->r_nbuckets = n * 2;
+	r->r_channels = xcalloc(r->r_nbuckets, sizeof(*r->r_channels));
+	for (i = 0; i < n; i++)
+		for (ch = old[i]; ch != NULL; ch = next) {
+			next = ch->ch_next;
+			b = redis_channel_hash(ch->ch_name) & (r->r_nbuckets - 1);
+			ch->ch_next = r->r_channels[b];
+			r->r_channels[b] = ch;
+		}
+	free(old);
+}
+
+static void
+redis_channel_drop(struct redis *r, const char *name)
+{
+	struct redis_channel **chp, *ch;
+
+	chp = redis_channel_slot(r, name);
+	if ((ch = *chp) == NULL)
+		return;
+	*chp = ch->ch_next;
+	r->r_nchannels--;
+	free(ch->ch_name);
+	free(ch);
+}
+
+static void
+redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis_conn	*cn = privdata;
+	struct redis		*r = cn->cn_redis;
+	redisReply		*rep = reply, *kind, *chan;
+	struct redis_channel	*ch;
+	char			*name;
+
+	if (ac->data != cn)
+		return;
+	if (rep == NULL) {
+		redis_conn_lost(cn, ac->err ? ac->errstr : "connection lost",
+		    REDIS_FREE_NOT);
+		return;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->type != REDIS_REPLY_STRING)
+		return;
+	kind = rep->element[0];
+	chan = rep->element[1];
+	if (strcmp(kind->str, "message") == 0) {
+		if (rep->element[2]->type == REDIS_REPLY_STRING && r->r_msg_fn != NULL)
+			r->r_msg_fn(r->r_handler_arg, chan->str, (size_t)chan->len,
+			    rep->element[2]->str, (size_t)rep->element[2]->len);
+		return;
+	}
+	if (strcmp(kind->str, "unsubscribe") != 0)
+		return;
+	/*
+	 * hiredis forgets a channel's callback when its UNSUBSCRIBE is
+	 * confirmed, so a SUBSCRIBE made in between would be lost: it is
+	 * only sent now.
+	 */
+	name = xstrndup(chan->str, (size_t)chan->len);
+	if ((ch = *redis_channel_slot(r, name)) == NULL)
+		goto out;
+	if (ch->ch_unsubs > 0)
+		ch->ch_unsubs--;
+	if (ch->ch_unsubs > 0)
+		goto out;
+	if (ch->ch_refs > 0)
+		redis_channel_send(r, ch, 1);
+	else
+		redis_channel_drop(r, name);
+ out:
+	free(name);
+}
+
+/* SUBSCRIBE (on) or UNSUBSCRIBE the channel, if the connection is up. */
+static void
+redis_channel_send(struct redis *r, struct redis_channel *ch, int on)
+{
+	struct redis_conn *cn = &r->r_sub;
+
+	if (cn->cn_state != REDIS_UP)
+		return;
+	if (on) {
+		if (ch->ch_sub || ch->ch_unsubs > 0)
+			return;
+		if (redisAsyncCommand(cn->cn_ac, redis_sub_cb, cn, "SUBSCRIBE %s",
+		    ch->ch_name) == REDIS_OK)
+			ch->ch_sub = 1;
+	} else {
+		if (!ch->ch_sub)
+			return;
+		if (redisAsyncCommand(cn->cn_ac, redis_sub_cb, cn,
+		    "UNSUBSCRIBE %s", ch->ch_name) == REDIS_OK) {
+			ch->ch_sub = 0;
+			ch->ch_unsubs++;
+		}
+	}
+}
+
+void
+redis_subscribe(struct redis *r, const char *channel)
+{
+	struct redis_channel **chp, *ch;
+
+	chp = redis_channel_slot(r, channel);
+	if ((ch = *chp) == NULL) {
+		ch = xcalloc(1, sizeof(*ch));
+		ch->ch_name = xstrdup(channel);
+		*chp = ch;
+		if (++r->r_nchannels > 2 * r->r_nbuckets)
+			redis_channel_grow(r);
+	}
+	if (ch->ch_refs++ == 0)
+		redis_channel_send(r, ch, 1);
+}
+
+void
+redis_unsubscribe(struct redis *r, const char *channel)
+{
+	struct redis_channel *ch;
+
+	if ((ch = *redis_channel_slot(r, channel)) == NULL || ch->ch_refs == 0)
+		return;
+	if (--ch->ch_refs > 0)
+		return;
+	redis_channel_send(r, ch, 0);
+	/* Kept until the UNSUBSCRIBE is confirmed (see redis_sub_cb). */
+	if (ch->ch_unsubs == 0)
+		redis_channel_drop(r, channel);
+}

@@ -1,0 +1,57 @@
+/*
+ * redis.h: a worker's connections to Redis, on its event loop.
+ *
+ * Two hiredis asynchronous connections through libevent: one for
+ * commands, one for pub/sub.  Both connect with a timeout and reconnect
+ * with a capped exponential backoff; the state is logged once per change,
+ * never per command.  While the command connection is down, commands fail
+ * at once (their callback gets an error from the loop): nothing queues
+ * without bound.  Subscriptions are remembered and made again after every
+ * reconnection.
+ *
+ * Ownership: replies are valid only during the callback.  A callback is
+ * called exactly once per command, always from the loop, never from
+ * inside redis_command; the caller keeps its argument alive until then
+ * (e.g. with a reference count).
+ */
+#ifndef RAIND_REDIS_H
+#define RAIND_REDIS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct conf;
+struct event_base;
+struct redis;
+struct redisReply;
+
+#define REDIS_BACKOFF_MIN_MS	100
+#define REDIS_BACKOFF_MAX_MS	5000
+#define REDIS_PENDING_MAX	100000	/* commands in flight per worker */
+
+/* err is NULL on success (reply may still be a Redis error reply). */
+typedef void	redis_reply_fn(void *arg, struct redisReply *reply, const char *err);
+/* A message published on a subscribed channel. */
+typedef void	redis_message_fn(void *arg, const char *channel, size_t chlen,
+		    const char *msg, size_t len);
+/* The command connection came up (1) or went down (0). */
+typedef void	redis_state_fn(void *arg, int up);
+
+/* Start connecting per conf (c_redis must be set); NULL only on a bad address. */
+struct redis	*redis_new(struct event_base *, const struct conf *);
+void		 redis_free(struct redis *);
+int		 redis_connected(const struct redis *);
+void		 redis_set_handlers(struct redis *, redis_message_fn *,
+		    redis_state_fn *, void *arg);
+
+/* One command in argv form (binary safe). */
+void		 redis_command(struct redis *, redis_reply_fn *, void *arg,
+		    int argc, const char **argv, const size_t *argvlen);
+/* PUBLISH on the command connection; fire and forget. */
+void		 redis_publish(struct redis *, const char *channel,
+		    const void *msg, size_t len);
+/* Reference-counted: the channel is subscribed while the count is > 0. */
+void		 redis_subscribe(struct redis *, const char *channel);
+void		 redis_unsubscribe(struct redis *, const char *channel);
+
+#endif

@@ -1,0 +1,382 @@
+"""Integration: origins, connection and namespace limits, the idle policy.
+
+- allowed_origins / require_origin: websocket upgrades and polling
+  requests from another origin get 403, with and without a session;
+  requests without Origin pass unless require_origin is yes.
+- max_connections: with one worker and max_connections 50, the 51st and
+  later connections are not served until others close, then they are.
+- EMFILE: raind under RLIMIT_NOFILE 64 gets more connections than it has
+  descriptors; the worker stays (same pid) and serves them all afterwards.
+- max_namespaces_per_connection: the namespace beyond the limit gets
+  CONNECT_ERROR "too many namespaces"; the others keep working.
+- RAIN's idle policy: idle sockets get a Socket.IO DISCONNECT and their
+  connection closes (disconnect_idle yes, or more Engine.IO connections
+  than disconnect_idle_on_max_conn); active sockets stay.
+
+Clients are raw sockets (t/rawsio.py); waits poll, and the few "nothing
+happens" checks read with a bounded timeout.
+"""
+
+import json
+import os
+import resource
+import socket
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from raindtest import (COMPONENTS, Raind, check, done, http_request,  # noqa: E402
+                       parse_response, wait_until)
+from rawsio import Closed, WSClient, sio_client  # noqa: E402
+
+ECHO = "/echo/1.0/echo"
+CHAT = "/chat/1.0/chat"
+GOOD = "http://good.example"
+EVIL = "http://evil.example"
+QUIET = 1.0        # s to wait when checking that nothing happens
+
+
+def polling(port, origin=None, sid=None, method="GET", body=b""):
+    """One raw Engine.IO polling request: (status, headers, body)."""
+    path = "/socket.io/?EIO=4&transport=polling"
+    if sid:
+        path += "&sid=" + sid
+    head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n" % (
+        method, path, port)
+    if origin is not None:
+        head += "Origin: %s\r\n" % origin
+    if method == "POST":
+        head += "Content-Type: text/plain;charset=UTF-8\r\n"
+        head += "Content-Length: %d\r\n" % len(body)
+    data = http_request(port, head.encode() + b"\r\n" + body)
+    st, h, b, _ = parse_response(data)
+    return st, h, b
+
+
+def ws_status(port, origin=None):
+    ws = WSClient(port, origin=origin)
+    st = ws.status
+    if st == 101:
+        ws.eio_open()
+    ws.close()
+    return st
+
+
+def test_origins():
+    r = Raind(conf="components %s\nallowed_origins %s\n" % (COMPONENTS, GOOD),
+              workers=2).start()
+    try:
+        p = r.port
+        check(ws_status(p, EVIL) == 403, "websocket from another origin: 403")
+        check(ws_status(p, GOOD) == 101, "websocket from allowed_origins: 101")
+        check(ws_status(p) == 101, "websocket without Origin: 101")
+        check(ws_status(p, "http://127.0.0.1:%d" % p) == 101,
+              "websocket from the server's own origin: 101")
+        check(ws_status(p, "null") == 403, "websocket from Origin null: 403")
+
+        st, h, b = polling(p, EVIL)
+        check(st == 403 and json.loads(b) == {"code": 4, "message": "Forbidden"}
+              and "access-control-allow-origin" not in h,
+              "polling handshake from another origin: 403 Forbidden")
+        st, h, b = polling(p, GOOD)
+        check(st == 200 and b.startswith(b"0{") and
+              h.get("access-control-allow-origin") == GOOD,
+              "polling handshake from allowed_origins: 200 with CORS")
+        sid = json.loads(b[1:])["sid"]
+        st, _, b = polling(p)
+        check(st == 200 and b.startswith(b"0{"), "polling without Origin: 200")
+
+        # A session opened by the good page, used from another site.
+        st, _, _ = polling(p, EVIL, sid, "POST", b"40")
+        check(st == 403, "polling POST to a session from another origin: 403")
+        st, _, _ = polling(p, EVIL, sid)
+        check(st == 403, "polling GET of a session from another origin: 403")
+        st, _, b = polling(p, GOOD, sid, "POST", b"40" + ECHO.encode() + b",")
+        check(st == 200 and b == b"ok", "the session goes on from its origin")
+        st, _, b = polling(p, GOOD, sid)
+        check(st == 200 and b"40" + ECHO.encode() + b",{\"sid\"" in b,
+              "its namespace connect is answered")
+        ws = WSClient(p, "/socket.io/?EIO=4&transport=websocket&sid=" + sid,
+                      origin=EVIL)
+        check(ws.status == 403,
+              "upgrade of that session from another origin: 403")
+        ws.close()
+    finally:
+        r.cleanup()
+
+    r = Raind(conf="components %s\nallowed_origins %s\nrequire_origin yes\n" % (
+        COMPONENTS, GOOD), workers=2).start()
+    try:
+        p = r.port
+        check(ws_status(p) == 403, "require_origin: websocket without Origin: 403")
+        st, _, b = polling(p)
+        check(st == 403 and json.loads(b)["code"] == 4,
+              "require_origin: polling without Origin: 403")
+        check(ws_status(p, GOOD) == 101, "require_origin: allowed origin: 101")
+        st, _, b = polling(p, GOOD)
+        check(st == 200 and b.startswith(b"0{"),
+              "require_origin: allowed origin polls")
+        check(ws_status(p, EVIL) == 403, "require_origin: other origin: 403")
+    finally:
+        r.cleanup()
+
+
+def send_get(s):
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+
+
+def answered(s, timeout):
+    """Did a response arrive on s within timeout?"""
+    s.settimeout(timeout)
+    try:
+        data = s.recv(65536)
+    except socket.timeout:
+        return False
+    except OSError:
+        return False
+    return data.startswith(b"HTTP/1.1 200")
+
+
+def wait_idle_worker(r):
+    """Until the worker holds only the connection asking (start-up's are gone)."""
+    wait_until(lambda: (r.healthz() or {}).get("connections") == 1, 10,
+               "the start-up connections to close")
+
+
+def test_max_connections():
+    limit, extra = 50, 10
+    r = Raind(conf="max_connections %d\nheader_timeout 60s\n" % limit,
+              workers=1).start()
+    socks = []
+    try:
+        pids = r.worker_pids()
+        wait_idle_worker(r)
+        for _ in range(limit + extra):
+            s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+            send_get(s)
+            socks.append(s)
+        served = [answered(s, 5) for s in socks[:limit]]
+        check(all(served), "the first %d connections are served" % limit)
+        late = [answered(s, QUIET / extra) for s in socks[limit:]]
+        check(not any(late), "connections beyond max_connections wait")
+        check("max_connections (50) reached" in r.logtext(),
+              "the pause is logged")
+        # Room for the waiting ones: they are served now.
+        for s in socks[:extra * 2]:
+            s.close()
+        late = [answered(s, 5) for s in socks[limit:]]
+        check(all(late), "waiting connections are served once others close")
+        check(r.worker_pids() == pids and r.proc.poll() is None,
+              "the worker and the master are the same processes")
+    finally:
+        for s in socks:
+            s.close()
+        r.cleanup()
+
+
+def low_nofile():
+    resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+
+def test_emfile():
+    n = 150
+    r = Raind(conf="header_timeout 60s\n", workers=1)
+    r.start(preexec_fn=low_nofile)
+    socks = []
+    try:
+        pids = r.worker_pids()
+        wait_idle_worker(r)
+        for _ in range(n):
+            s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+            send_get(s)
+            socks.append(s)
+        first = [answered(s, 0.5) for s in socks[:20]]
+        check(all(first), "connections within the descriptor limit are served")
+        wait_until(lambda: "Too many open files" in r.logtext(), 10,
+                   "accept to hit EMFILE")
+        check(True, "accept hits EMFILE and says so")
+        check(r.worker_pids() == pids, "the worker survives EMFILE")
+        # Close what was served; everyone else gets a turn.
+        pending = []
+        for s in socks:
+            s.setblocking(False)
+            try:
+                got = s.recv(65536)
+            except BlockingIOError:
+                pending.append(s)
+                continue
+            except OSError:
+                got = b""
+            check(got.startswith(b"HTTP/1.1 200"), "served before the limit")
+            s.close()
+        check(len(pending) > 0, "some connections waited for a descriptor "
+              "(%d of %d)" % (len(pending), n))
+        waited = len(pending)
+        ok = 0
+        while pending:
+            s = pending.pop(0)
+            if answered(s, 10):
+                ok += 1
+            s.close()
+        check(ok == waited and r.healthz() is not None,
+              "the waiting connections are served afterwards (%d of %d)"
+              % (ok, waited))
+        check(r.worker_pids() == pids and r.proc.poll() is None,
+              "same worker, same master after EMFILE")
+    finally:
+        for s in socks:
+            s.close()
+        r.cleanup()
+
+
+def test_namespaces():
+    r = Raind(conf="components %s\nmax_namespaces_per_connection 2\n" %
+              COMPONENTS, workers=2).start()
+    try:
+        ws = WSClient(r.port)
+        ws.eio_open()
+        check(ws.sio_connect("/")[0] == "40", "namespace 1 of 2 connects")
+        check(ws.sio_connect(ECHO)[0] == "40", "namespace 2 of 2 connects")
+        t, data = ws.sio_connect(CHAT)
+        check(t == "44" and data == {"message": "too many namespaces"},
+              "namespace 3 of 2: CONNECT_ERROR too many namespaces (%r)" % (data,))
+        ws.emit(ECHO, "echo", "still here")
+        check(ws.wait_event(ECHO, "echo") == ["still here"],
+              "the connected namespaces keep working")
+        t, data = ws.sio_connect("/nope")
+        check(t == "44" and data == {"message": "Invalid namespace"},
+              "an unknown namespace is still named as such")
+        ws.send_text("41")      # leave "/"
+        t, data = ws.sio_connect(CHAT)
+        check(t == "40", "after leaving one, another namespace connects")
+        ws.close()
+        wait_until(lambda: r.healthz() is not None, 5, "raind answering")
+    finally:
+        r.cleanup()
+
+
+def expect_server_disconnect(ws, nsp, deadline):
+    """The DISCONNECT of nsp, then the end of the connection."""
+    try:
+        t, _ = ws.wait_packet(nsp, ("41",), deadline)
+    except (TimeoutError, Closed, OSError):
+        return False
+    if t != "41":
+        return False
+    try:
+        while True:
+            ws.recv_eio()
+    except (Closed, OSError):
+        return True
+
+
+def stays_connected(ws, nsp, seconds):
+    """No DISCONNECT for nsp within seconds (pings answered meanwhile)."""
+    ws.sock.settimeout(seconds / 4)
+    end = time.monotonic() + seconds
+    try:
+        while time.monotonic() < end:
+            try:
+                ws.wait_packet(nsp, ("41",), end - time.monotonic())
+                return False
+            except (TimeoutError, socket.timeout):
+                continue
+    except (Closed, OSError):
+        return False
+    finally:
+        ws.sock.settimeout(10)
+    return True
+
+
+def chat_active(ws, seconds):
+    """Echo every 100 ms for seconds; all come back, no DISCONNECT."""
+    end = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < end:
+        ws.emit(ECHO, "echo", i)
+        if ws.wait_event(ECHO, "echo", 5) != [i]:
+            return False
+        i += 1
+        time.sleep(0.1)     # the client's pace, not a wait for the server
+    return i > 0
+
+
+IDLE = "idle_time 1s\nidle_check_interval 200ms\nping_interval 300ms\n"
+
+
+def test_idle_disconnect():
+    r = Raind(conf="components %s\n%sdisconnect_idle yes\n" % (COMPONENTS, IDLE),
+              workers=2).start()
+    try:
+        quiet = sio_client(r.port, ECHO)
+        busy = sio_client(r.port, ECHO)
+        t0 = time.monotonic()
+        check(chat_active(busy, 2.5), "an active socket keeps its echoes")
+        check(expect_server_disconnect(quiet, ECHO, 3),
+              "an idle socket gets DISCONNECT and its connection closes")
+        check(quiet.pings > 0, "pings were answered: they are no activity")
+        check(time.monotonic() - t0 >= 1.0, "not before idle_time")
+        check(chat_active(busy, 0.5), "the active one is still connected")
+        check("idle for" in r.logtext(), "idle disconnects are logged")
+        busy.close()
+    finally:
+        r.cleanup()
+
+
+def test_idle_on_max_conn():
+    r = Raind(conf="components %s\n%sdisconnect_idle_on_max_conn 2\n" % (
+        COMPONENTS, IDLE), workers=1).start()
+    try:
+        a = sio_client(r.port, ECHO)
+        b = sio_client(r.port, ECHO)
+        check(stays_connected(a, ECHO, 1.8) and stays_connected(b, ECHO, 0.4),
+              "2 connections, not above disconnect_idle_on_max_conn: idle stays")
+        c = sio_client(r.port, ECHO)
+        check(expect_server_disconnect(a, ECHO, 3) and
+              expect_server_disconnect(b, ECHO, 3),
+              "a 3rd connection: the idle ones are shed")
+        check(stays_connected(c, ECHO, 1.8),
+              "the new one stays: back at the threshold, nothing is shed")
+        c.emit(ECHO, "echo", "c")
+        check(c.wait_event(ECHO, "echo") == ["c"], "and it still works")
+        c.close()
+    finally:
+        r.cleanup()
+
+
+def test_idle_polling():
+    """Over polling, the DISCONNECT and the close ride on the next GETs."""
+    r = Raind(conf="components %s\n%sdisconnect_idle yes\n" % (COMPONENTS, IDLE),
+              workers=1).start()
+    try:
+        st, _, b = polling(r.port)
+        sid = json.loads(b[1:])["sid"]
+        polling(r.port, sid=sid, method="POST", body=b"40" + ECHO.encode() + b",")
+        got = b""
+        deadline = time.monotonic() + 5
+        while b"\x1e1" not in got and got != b"1" and time.monotonic() < deadline:
+            st, _, body = polling(r.port, sid=sid)
+            if st != 200:
+                break
+            if body == b"2":
+                polling(r.port, sid=sid, method="POST", body=b"3")
+            got += b"\x1e" + body
+        check(b"41" + ECHO.encode() + b"," in got and got.endswith(b"\x1e1"),
+              "polling: DISCONNECT, then the Engine.IO close (%r)" % got[-80:])
+    finally:
+        r.cleanup()
+
+
+def main():
+    test_origins()
+    test_namespaces()
+    test_max_connections()
+    test_emfile()
+    test_idle_disconnect()
+    test_idle_on_max_conn()
+    test_idle_polling()
+    done()
+
+
+if __name__ == "__main__":
+    main()
