@@ -369,6 +369,8 @@ conn_linger(struct conn *c)
 {
 	int fd = bufferevent_getfd(c->c_bev);
 
+	/* TLS says goodbye inside the stream, before TCP's FIN. */
+	tls_close_notify(c->c_bev);
 	if (fd == -1 || shutdown(fd, SHUT_WR) == -1) {
 		conn_close(c);
 		return;
@@ -487,9 +489,9 @@ conn_route_find(const struct http_request *req)
 
 /* Answer one complete request; its head and body are still in the input. */
 static void
-conn_dispatch(struct conn *c, const char *body, size_t bodylen)
+conn_dispatch(struct conn *c, const struct http_request *req, const char *body,
+    size_t bodylen)
 {
-	const struct http_request *req = &c->c_req;
 	const struct conn_route	*r;
 	struct evbuffer		*out = bufferevent_get_output(c->c_bev);
 	char			 allow[96];
@@ -532,6 +534,7 @@ conn_process(struct conn *c)
 	struct evbuffer		*out = bufferevent_get_output(c->c_bev);
 	const struct conf	*conf = c->c_worker->w_conf;
 	struct http_limits	 limits;
+	struct http_request	 req;	/* kilobytes: on the stack only */
 	size_t			 avail, want, headlen;
 	unsigned char		*buf;
 	int			 n, status;
@@ -556,14 +559,14 @@ conn_process(struct conn *c)
 			    conf->c_max_header_size + 1;
 			buf = evbuffer_pullup(in, (ev_ssize_t)want);
 			n = http_parse_head(&c->c_parser, &limits, (char *)buf,
-			    want, &c->c_req, &status);
+			    want, &req, &status);
 			if (n == HTTP_PARSE_ERROR) {
 				conn_error(c, status);
 				return;
 			}
 			if (n == HTTP_PARSE_MORE)
 				return;
-			if (eio_path_match(c->c_worker->w_eio, &c->c_req)) {
+			if (eio_path_match(c->c_worker->w_eio, &req)) {
 				/*
 				 * Engine.IO requests may move to the worker
 				 * owning their session, which needs the
@@ -573,27 +576,29 @@ conn_process(struct conn *c)
 					http_parser_init(&c->c_parser);
 					return;
 				}
-				if (eio_head(c->c_worker->w_eio, c, &c->c_req) ==
+				if (eio_head(c->c_worker->w_eio, c, &req) ==
 				    EIO_HEAD_DONE)
 					return;
 			}
+			c->c_headlen = req.hr_head_len;
+			c->c_bodylen = req.hr_content_length > 0 ?
+			    (size_t)req.hr_content_length : 0;
 			conn_set_state(c, CONN_BODY);
 		}
 		/* CONN_BODY: the head is parsed; wait for all of the body. */
-		headlen = c->c_req.hr_head_len;
-		want = headlen + (size_t)(c->c_req.hr_content_length > 0 ?
-		    c->c_req.hr_content_length : 0);
+		headlen = c->c_headlen;
+		want = headlen + c->c_bodylen;
 		if (avail < want)
 			return;
 		buf = evbuffer_pullup(in, (ev_ssize_t)want);
 		/* hr_* point into the pulled-up input: reparse in place. */
 		http_parser_init(&c->c_parser);
 		if (http_parse_head(&c->c_parser, &limits, (char *)buf, headlen,
-		    &c->c_req, &status) <= 0) {
+		    &req, &status) <= 0) {
 			conn_error(c, 500);
 			return;
 		}
-		conn_dispatch(c, (char *)buf + headlen, want - headlen);
+		conn_dispatch(c, &req, (char *)buf + headlen, want - headlen);
 		evbuffer_drain(in, want);
 		if (c->c_state == CONN_BUSY || c->c_state == CONN_CLOSING ||
 		    c->c_state == CONN_LINGER)

@@ -68,7 +68,13 @@ struct conn {
 	struct event		*c_timer;
 	enum conn_state		 c_state;
 	struct http_parser	 c_parser;
-	struct http_request	 c_req;
+	/*
+	 * The parsed head lives on the stack of conn_process only: a
+	 * struct http_request is kilobytes, too much to keep for every idle
+	 * or websocket connection.  Between reads only its sizes are kept.
+	 */
+	size_t			 c_headlen;	/* CONN_BODY: bytes of the head */
+	size_t			 c_bodylen;	/* CONN_BODY: bytes of the body */
 	size_t			 c_nrequests;	/* served on this connection */
 	int			 c_keepalive;	/* of the current request */
 	size_t			 c_lingered;	/* bytes discarded in CONN_LINGER */

@@ -111,7 +111,7 @@ struct eio_session {
 	struct nsp_client	*es_client;
 	struct sio_packet	 es_pending;	/* waiting for attachments */
 	int			 es_has_pending;
-	char			 es_origin[256];	/* allowed Origin, for CORS */
+	char			*es_origin;	/* allowed Origin for CORS, or NULL */
 };
 
 LIST_HEAD(eio_bucket, eio_session);
@@ -347,7 +347,7 @@ eio_origin_allowed(const struct eio_server *srv, const struct http_request *req,
 static const char *
 eio_cors(const struct http_header *origin, char *buf, size_t len)
 {
-	if (origin == NULL || origin->hh_valuelen > 200) {
+	if (origin == NULL || origin->hh_valuelen > EIO_ORIGIN_MAX) {
 		buf[0] = '\0';
 		return (buf);
 	}
@@ -520,6 +520,7 @@ es_close_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(es->es_connect_timer);
 	event_free(es->es_close_ev);
 	event_free(es->es_drop);
+	free(es->es_origin);
 	free(es);
 }
 
@@ -596,8 +597,8 @@ es_new(struct eio_server *srv, enum es_transport transport,
 	    es->es_connect_timer == NULL || es->es_close_ev == NULL ||
 	    es->es_drop == NULL)
 		fatalx("eio: cannot create timers");
-	if (origin != NULL && origin->hh_valuelen < sizeof(es->es_origin))
-		memcpy(es->es_origin, origin->hh_value, origin->hh_valuelen);
+	if (origin != NULL && origin->hh_valuelen <= EIO_ORIGIN_MAX)
+		es->es_origin = xstrndup(origin->hh_value, origin->hh_valuelen);
 	es->es_client = nsp_client_new(srv->srv_worker->w_nsp, &es_client_ops,
 	    es, es->es_sid);
 	eio_insert(srv, es);
@@ -711,9 +712,9 @@ es_flush_poll(struct eio_session *es)
 	es->es_queued = 0;
 	es->es_poll = NULL;
 	origin.hh_value = es->es_origin;
-	origin.hh_valuelen = strlen(es->es_origin);
+	origin.hh_valuelen = es->es_origin != NULL ? strlen(es->es_origin) : 0;
 	snprintf(extra, sizeof(extra), "Content-Type: text/plain; charset=UTF-8\r\n%s",
-	    es->es_origin[0] != '\0' ? eio_cors(&origin, cors, sizeof(cors)) : "");
+	    es->es_origin != NULL ? eio_cors(&origin, cors, sizeof(cors)) : "");
 	http_response_head(conn_output(c), 200, extra,
 	    (int64_t)evbuffer_get_length(body), es->es_poll_keepalive);
 	evbuffer_add_buffer(conn_output(c), body);

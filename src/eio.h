@@ -36,6 +36,7 @@ struct worker;
 #define EIO_CONNECT_TIMEOUT_MS	45000	/* first namespace must connect within */
 #define EIO_SESSION_BUCKETS	1024	/* initial size of the sid table */
 #define EIO_CLIENT_SCRIPT	"socket.io.min.js"
+#define EIO_ORIGIN_MAX		200	/* longest Origin echoed in CORS headers */
 #define EIO_CLOSE_TIMEOUT_MS	30000	/* a server-side close waits for a GET */
 
 /* Answers of eio_head. */
