@@ -183,11 +183,13 @@ conn_adopt(struct worker *w, int fd, const void *bytes, size_t len)
 		close(fd);
 		return;
 	}
-	if (fd_nonblock(fd) == -1 ||
-	    (c = conn_new(w, fd, (struct sockaddr *)&ss, NULL)) == NULL) {
+	if (fd_nonblock(fd) == -1) {
 		close(fd);
 		return;
 	}
+	/* conn_new closes fd itself when it fails. */
+	if ((c = conn_new(w, fd, (struct sockaddr *)&ss, NULL)) == NULL)
+		return;
 	/* A socketpair: a TLS client relayed by the worker that accepted it. */
 	if (ss.ss_family == AF_UNIX)
 		snprintf(c->c_peer, sizeof(c->c_peer), "(TLS relay)");

@@ -53,12 +53,12 @@ static const struct tls_protocol {
 /* Bytes of a plaintext request read (and dropped) before answering it. */
 #define TLS_PLAINTEXT_DRAIN	(64 * 1024)
 
-/* One relay: a TLS client on one side, a socketpair to its worker on the other. */
+/* A relay: a TLS client on one side, a socketpair to its session's worker. */
 struct tls_relay {
 	struct worker		*tr_worker;
 	struct bufferevent	*tr_tls;
 	struct bufferevent	*tr_plain;
-	struct bufferevent	*tr_flush;	/* closing: written out, then the end */
+	struct bufferevent	*tr_flush;	/* closing: the side to write out */
 	struct event		*tr_timer;	/* bounds the flush */
 	char			 tr_peer[64];
 };
@@ -122,7 +122,8 @@ tls_fail(const struct conf *conf, const char *directive, int openssl,
 	size_t		 i;
 	va_list		 ap;
 
-	if (directive == NULL || conf_where(conf, directive, &file, &line) == -1) {
+	if (directive == NULL ||
+	    conf_where(conf, directive, &file, &line) == -1) {
 		for (i = 0; i < conf->c_nlisten; i++)
 			if (conf->c_listen[i].cl_tls) {
 				file = conf->c_listen[i].cl_file;
@@ -150,7 +151,8 @@ tls_wanted(const struct conf *conf)
 {
 	size_t i;
 
-	if (conf->c_tls_certificate != NULL || conf->c_tls_certificate_key != NULL)
+	if (conf->c_tls_certificate != NULL ||
+	    conf->c_tls_certificate_key != NULL)
 		return (1);
 	for (i = 0; i < conf->c_nlisten; i++)
 		if (conf->c_listen[i].cl_tls)
@@ -287,7 +289,8 @@ tls_ctx_chain(SSL_CTX *ctx, const struct conf *conf, char *err, size_t errlen)
 		    conf->c_tls_chain);
 		return (-1);
 	}
-	while ((x = PEM_read_bio_X509(bio, NULL, tls_no_password, NULL)) != NULL) {
+	while ((x = PEM_read_bio_X509(bio, NULL, tls_no_password,
+	    NULL)) != NULL) {
 		if (!SSL_CTX_add0_chain_cert(ctx, x)) {
 			X509_free(x);
 			BIO_free(bio);
@@ -304,7 +307,8 @@ tls_ctx_chain(SSL_CTX *ctx, const struct conf *conf, char *err, size_t errlen)
 	    ERR_GET_REASON(e) != PEM_R_NO_START_LINE) {
 		if (n == 0 && e == 0) {
 			tls_fail(conf, "tls_chain", 0, err, errlen,
-			    "tls_chain \"%s\": no certificate", conf->c_tls_chain);
+			    "tls_chain \"%s\": no certificate",
+			    conf->c_tls_chain);
 			return (-1);
 		}
 		tls_fail(conf, "tls_chain", 1, err, errlen, "tls_chain \"%s\"",
@@ -344,7 +348,8 @@ tls_ctx_keys(SSL_CTX *ctx, const struct conf *conf, char *err, size_t errlen)
 	/* An expired certificate still serves, but say so. */
 	if ((x = SSL_CTX_get0_certificate(ctx)) != NULL &&
 	    X509_cmp_current_time(X509_get0_notAfter(x)) < 0)
-		log_warnx("tls_certificate %s has expired", conf->c_tls_certificate);
+		log_warnx("tls_certificate %s has expired",
+		    conf->c_tls_certificate);
 	return (0);
 }
 
@@ -355,7 +360,8 @@ tls_ctx_new(const struct conf *conf, char *err, size_t errlen)
 	long	 options;
 
 	ERR_clear_error();
-	if (conf->c_tls_certificate == NULL && conf->c_tls_certificate_key == NULL)
+	if (conf->c_tls_certificate == NULL &&
+	    conf->c_tls_certificate_key == NULL)
 		return (tls_fail(conf, NULL, 0, err, errlen,
 		    "a TLS listener needs tls_certificate and "
 		    "tls_certificate_key"));
@@ -480,7 +486,7 @@ tls_failed(struct bufferevent *bev, const char *peer)
 
 	if (!tls_is(bev))
 		return (0);
-	/* libevent queued every error of the failed call; the first says why. */
+	/* libevent queued each error of the failed call; the first says why. */
 	while ((e = bufferevent_get_openssl_error(bev)) != 0)
 		if (first == 0)
 			first = e;
@@ -591,7 +597,7 @@ tls_relay_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct tls_relay	*tr = arg;
 	struct bufferevent	*dst = tls_relay_other(tr, bev);
 	struct timeval		 tv;
-	int64_t			 ms = tr->tr_worker->w_conf->c_header_timeout;
+	int64_t			 ms;
 
 	if (what & BEV_EVENT_CONNECTED)
 		return;
@@ -614,6 +620,7 @@ tls_relay_event_cb(struct bufferevent *bev, short what, void *arg)
 	bufferevent_disable(dst, EV_READ);
 	bufferevent_setwatermark(dst, EV_WRITE, 0, 0);
 	bufferevent_enable(dst, EV_WRITE);
+	ms = tr->tr_worker->w_conf->c_header_timeout;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(tr->tr_timer, &tv);

@@ -23,6 +23,13 @@ if command -v redis-server >/dev/null 2>&1; then
 	redis-server --port 0 --unixsocket "$run/redis.sock" --unixsocketperm 700 \
 	    --save '' --appendonly no --dir "$run" --logfile "$run/redis.log" &
 	redis_pid=$!
+	i=0
+	until redis-cli -s "$run/redis.sock" ping >/dev/null 2>&1; do
+		kill -0 "$redis_pid" 2>/dev/null || { echo "redis-server failed to start" >&2; exit 1; }
+		i=$((i + 1))
+		[ $i -lt 100 ] || { echo "redis-server is not answering" >&2; exit 1; }
+		sleep 0.1
+	done
 	echo "redis-server: unix socket $run/redis.sock (pid $redis_pid)"
 else
 	echo "redis-server not found: run ./bootstrap as root to install it" >&2
@@ -38,6 +45,22 @@ sed -e "s|@PKGDATADIR@/components|$components|g" \
     "$srcdir/conf/raind.conf" > "$run/raind.conf"
 if ! grep -q '^pid_file' "$run/raind.conf"; then
 	echo "pid_file $run/raind.pid" >> "$run/raind.conf"
+fi
+# Sessions in the private Redis; a browser without a cookie gets one.
+if [ ! -s "$run/cookie.secret" ]; then
+	(umask 077 && openssl rand -hex 32 > "$run/cookie.secret")
+fi
+{
+	echo "redis unix:$run/redis.sock"
+	echo "cookie_secret_file $run/cookie.secret"
+	echo "session_create yes"
+} >> "$run/raind.conf"
+# The official client bundle, when the interop tests' npm modules are there.
+bundle=$builddir/t/interop-modules/node_modules/socket.io-client/dist/socket.io.min.js
+if [ -f "$bundle" ]; then
+	echo "client_script $bundle" >> "$run/raind.conf"
+else
+	echo "note: $bundle not found (make check installs it); /socket.io/socket.io.min.js will be 404"
 fi
 
 "$builddir/src/raind" -d -f "$run/raind.conf" -p "$run/ports" &

@@ -79,7 +79,8 @@ class WSClient:
         self.buf = b""
         self.pending = []       # Engine.IO text packets read but not taken
         self.pings = 0
-        self.sock.sendall(upgrade_request(path, origin))
+        self.sock.sendall(upgrade_request(path, origin,
+                                          host="%s:%d" % (host, port)))
         head = self._read_head()
         line = head.split(b"\r\n", 1)[0].decode("latin-1")
         self.status = int(line.split(" ")[1])

@@ -75,9 +75,16 @@ string_round_trip(const uint8_t *data, size_t size)
 	/* ASCII without NUL always comes back; other bytes may be refused. */
 	check(v != NULL || !ascii, "escaped ASCII does not parse");
 	if (v != NULL) {
+		/*
+		 * The tree's C string ends at the first NUL ("\u0000"); the
+		 * text itself is forwarded as sent (sio_json_element).
+		 */
+		const uint8_t	*nul = memchr(data, 0, size);
+		size_t		 keep = nul != NULL ? (size_t)(nul - data) : size;
+
 		check(YAJL_IS_STRING(v), "escaped string is not a string");
-		check(strlen(v->u.string) == size &&
-		    memcmp(v->u.string, data, size) == 0, "string changed");
+		check(strlen(v->u.string) == keep &&
+		    memcmp(v->u.string, data, keep) == 0, "string changed");
 		yajl_tree_free(v);
 	}
 	evbuffer_free(b);
@@ -104,6 +111,26 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check(strlen(p.sp_nsp) <= SIO_NSP_MAX, "namespace too long");
 	check(p.sp_id >= -1 && p.sp_id <= SIO_ID_MAX, "bad ack id");
 	check(p.sp_nattach <= SIO_ATTACHMENTS_MAX, "too many attachments");
+
+	/* Every element of an array payload is found, and parses alone. */
+	if (p.sp_data != NULL && YAJL_IS_ARRAY(p.sp_data)) {
+		const char	*ep;
+		size_t		 elen;
+		yajl_val	 ev;
+
+		check(p.sp_raw != NULL, "no raw text");
+		for (i = 0; i < p.sp_data->u.array.len; i++) {
+			check(sio_json_element(p.sp_raw, p.sp_rawlen, i, &ep,
+			    &elen) == 0, "element not found");
+			ev = sio_json_parse(ep, elen, NULL, 0);
+			check(ev != NULL, "element does not parse alone");
+			check(sio_json_equal(ev, p.sp_data->u.array.values[i]),
+			    "element differs from the tree");
+			yajl_tree_free(ev);
+		}
+		check(sio_json_element(p.sp_raw, p.sp_rawlen, i, &ep, &elen) == -1,
+		    "element past the end");
+	}
 
 	s = encode(&p, &len);
 	if (sio_decode(s, len, &q, err, sizeof(err)) == -1) {
