@@ -103,6 +103,7 @@ struct eio_session {
 	struct event		*es_connect_timer;
 	struct event		*es_close_ev;	/* deferred close */
 	struct event		*es_drop;	/* a handler asked for a close */
+	struct event		*es_flush_ev;	/* answer the waiting GET */
 	int			 es_drop_hard;
 	const char		*es_shutdown;	/* closing once the client polls */
 	struct conn		*es_post;	/* a POST whose body is coming */
@@ -129,6 +130,7 @@ struct eio_server {
 
 static void	es_flush(struct eio_session *);
 static void	es_flush_poll(struct eio_session *);
+static void	es_flush_cb(evutil_socket_t, short, void *);
 static void	es_shutdown(struct eio_session *, const char *);
 static void	es_close(struct eio_session *, const char *reason, int hard);
 static void	es_packet(struct eio_session *, enum eio_type, int binary,
@@ -520,6 +522,7 @@ es_close_cb(evutil_socket_t fd, short what, void *arg)
 	event_free(es->es_connect_timer);
 	event_free(es->es_close_ev);
 	event_free(es->es_drop);
+	event_free(es->es_flush_ev);
 	free(es->es_origin);
 	free(es);
 }
@@ -544,6 +547,7 @@ es_close(struct eio_session *es, const char *reason, int hard)
 	evtimer_del(es->es_upgrade_timer);
 	evtimer_del(es->es_connect_timer);
 	evtimer_del(es->es_drop);
+	evtimer_del(es->es_flush_ev);
 	if (es->es_post != NULL) {
 		/* A POST body still coming: its connection forgets us. */
 		conn_unhold(es->es_post);
@@ -593,9 +597,10 @@ es_new(struct eio_server *srv, enum es_transport transport,
 	es->es_connect_timer = evtimer_new(base, es_connect_cb, es);
 	es->es_close_ev = evtimer_new(base, es_close_cb, es);
 	es->es_drop = evtimer_new(base, es_drop_cb, es);
+	es->es_flush_ev = evtimer_new(base, es_flush_cb, es);
 	if (es->es_ping == NULL || es->es_upgrade_timer == NULL ||
 	    es->es_connect_timer == NULL || es->es_close_ev == NULL ||
-	    es->es_drop == NULL)
+	    es->es_drop == NULL || es->es_flush_ev == NULL)
 		fatalx("eio: cannot create timers");
 	if (origin != NULL && origin->hh_valuelen <= EIO_ORIGIN_MAX)
 		es->es_origin = xstrndup(origin->hh_value, origin->hh_valuelen);
@@ -638,10 +643,25 @@ es_handshake(struct eio_session *es, struct evbuffer *out)
 	    conf->c_ping_interval, conf->c_ping_timeout, conf->c_max_payload);
 }
 
-/* Queue a packet; flush it at once when a transport can take it. */
+static void
+es_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	es_flush(arg);
+}
+
+/*
+ * Queue a packet.  Over websocket it is written at once; a waiting
+ * polling GET is answered from the loop, so that everything queued in
+ * the same turn (a CONNECT answer and what handle emits, a burst of
+ * broadcasts) leaves in one response, as the Node server's would.
+ */
 static void
 es_enqueue(struct eio_session *es, struct eio_out *eo)
 {
+	struct timeval tv = { 0, 0 };
+
 	if (es->es_state != ES_OPEN) {
 		eio_out_free(eo);
 		return;
@@ -655,7 +675,10 @@ es_enqueue(struct eio_session *es, struct eio_out *eo)
 		es_close(es, "transport error", 1);
 		return;
 	}
-	es_flush(es);
+	if (es->es_transport == ES_WEBSOCKET)
+		es_flush(es);
+	else if (es->es_poll != NULL && !evtimer_pending(es->es_flush_ev, NULL))
+		evtimer_add(es->es_flush_ev, &tv);
 }
 
 static void

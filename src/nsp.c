@@ -724,8 +724,16 @@ nsp_job_ack(struct nsp_job *job)
 	size_t n;
 
 	if (job->nj_kind == NSP_JOB_CONNECT) {
-		if (job->nj_stage_error != NULL) {
-			log_warnx("%s %s: session not loaded (%s); disconnecting",
+		if (job->nj_stage_error != NULL && !s->ns_acked && s->ns_connected) {
+			/* The session could not be loaded: refuse the CONNECT. */
+			log_warnx("%s %s: session not loaded (%s); connection refused",
+			    s->ns_nsp->nn_name, s->ns_id, job->nj_stage_error);
+			s->ns_acked = 1;
+			nsp_client_connect_error(s->ns_client, s->ns_nsp->nn_name,
+			    job->nj_stage_error);
+			nsp_socket_disconnect(s, "server namespace disconnect", 0);
+		} else if (job->nj_stage_error != NULL) {
+			log_warnx("%s %s: session not saved (%s); disconnecting",
 			    s->ns_nsp->nn_name, s->ns_id, job->nj_stage_error);
 			nsp_socket_disconnect(s, "server namespace disconnect", 1);
 		}
@@ -772,6 +780,23 @@ nsp_job_ack(struct nsp_job *job)
  * settled before its listener returned) only change the state; the loop
  * here picks that up, so the stack never grows with the number of steps.
  */
+/* Answer the client's CONNECT: {"sid":...}. */
+static void
+nsp_socket_connected(struct nsp_socket *s)
+{
+	struct json_buf jb;
+
+	if (s->ns_acked || !s->ns_connected)
+		return;
+	s->ns_acked = 1;
+	json_buf_init(&jb);
+	json_put_raw(&jb, "{\"sid\":", 7);
+	json_put_string(&jb, s->ns_id, strlen(s->ns_id));
+	json_put_raw(&jb, "}", 1);
+	nsp_socket_packet(s, SIO_CONNECT, -1, jb.jb_text);
+	json_buf_clear(&jb);
+}
+
 static void
 nsp_job_run(struct nsp_job *job)
 {
@@ -801,6 +826,8 @@ nsp_job_run(struct nsp_job *job)
 		case NSP_JOB_WAIT:
 			goto out;
 		case NSP_JOB_RUN:
+			if (job->nj_kind == NSP_JOB_CONNECT)
+				nsp_socket_connected(s);
 			if (job->nj_kind == NSP_JOB_DISCONNECT) {
 				nsp_job_disconnect_listeners(job);
 				job->nj_state = NSP_JOB_SAVE;
@@ -1148,7 +1175,6 @@ nsp_connect(struct nsp_client *c, struct sio_packet *pkt)
 	struct nsp_registry *reg = c->nc_reg;
 	struct nsp_namespace *nn;
 	struct nsp_socket *s;
-	struct json_buf jb;
 	const char *reason = NULL;
 
 	if ((nn = nsp_registry_find(reg, pkt->sp_nsp)) == NULL) {
@@ -1187,18 +1213,19 @@ nsp_connect(struct nsp_client *c, struct sio_packet *pkt)
 	TAILQ_INSERT_TAIL(&reg->nr_active, s, ns_active_entry);
 	reg->nr_nactive++;
 
-	json_buf_init(&jb);
-	json_put_raw(&jb, "{\"sid\":", 7);
-	json_put_string(&jb, s->ns_id, strlen(s->ns_id));
-	json_put_raw(&jb, "}", 1);
-	nsp_socket_packet(s, SIO_CONNECT, -1, jb.jb_text);
-	json_buf_clear(&jb);
 	log_debug("client %s: socket %s connected to %s", c->nc_id, s->ns_id, nn->nn_name);
 
+	/*
+	 * The CONNECT answer waits for the session the handle functions
+	 * need, so that what they emit leaves right behind it (as with the
+	 * Node server, whose connection handler runs in the same tick) and
+	 * a session that cannot be loaded is a CONNECT_ERROR.
+	 */
 	if (s->ns_nviews > 0) {
 		nsp_job_enqueue(s, nsp_job_new(s, NSP_JOB_CONNECT));
 		nsp_socket_pump(s);
-	}
+	} else
+		nsp_socket_connected(s);
 	return (0);
 }
 

@@ -179,6 +179,7 @@ struct nsp_socket {
 	struct nsp_namespace	*ns_nsp;
 	struct nsp_client	*ns_client;	/* NULL once disconnected */
 	int			 ns_connected;
+	int			 ns_acked;	/* CONNECT answered to the client */
 	LIST_ENTRY(nsp_socket)	 ns_client_entry;
 	TAILQ_ENTRY(nsp_socket)	 ns_nsp_entry;	/* while connected */
 	LIST_ENTRY(nsp_socket)	 ns_reg_entry;	/* until freed */

@@ -242,6 +242,8 @@ connect_to(struct fake *f, const char *nsp)
 
 	snprintf(pkt, sizeof(pkt), "0%s,", nsp);
 	cr_assert_eq(feed(f, pkt), 0);
+	/* The answer waits for the session's load when there is a store. */
+	RUN_UNTIL(f->nmsgs > before);
 	o = out(f, before);
 	snprintf(want, sizeof(want), "40%s,{\"sid\":\"", nsp);
 	cr_assert(strncmp(o, want, strlen(want)) == 0, "%s", o);

@@ -16,6 +16,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from raindtest import (BUILDDIR, COMPONENTS, SKIP, Raind, check,  # noqa: E402
                        done)
+import redistest  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MODULES = os.path.join(BUILDDIR, "t", "interop-modules")
@@ -37,13 +38,15 @@ def main():
     setup_modules()
     secret = None
     extra = ""
-    if os.environ.get("RAIND_REDIS_SOCKET"):
+    redis = None
+    if redistest.available():
+        # Sessions need Redis: the echo component's session events too.
+        redis = redistest.Redis().start()
         fd, secret = tempfile.mkstemp(prefix="raind-secret.")
         os.write(fd, os.urandom(24).hex().encode() + b"\n")
         os.close(fd)
         os.chmod(secret, 0o600)
-        extra = "redis unix:%s\ncookie_secret_file %s\n" % (
-            os.environ["RAIND_REDIS_SOCKET"], secret)
+        extra = "redis %s\ncookie_secret_file %s\n" % (redis.address, secret)
     conf = ("components %s\nping_interval 500ms\nping_timeout 400ms\n"
             "handler_timeout %dms\n%s" % (COMPONENTS, HANDLER_TIMEOUT_MS, extra))
     r = Raind(conf=conf, workers=4)
@@ -56,7 +59,7 @@ def main():
         files = sorted(f for f in os.listdir(os.path.join(HERE, "interop"))
                        if f.endswith(".test.js"))
         if secret is None:
-            # The session tests need Redis (see t/test_sessions.py).
+            # Without redis-server the session tests cannot run.
             env.pop("SIO_COOKIE_SECRET_FILE", None)
             files = [f for f in files if f != "session.test.js"]
         else:
@@ -81,6 +84,8 @@ def main():
               "no worker died")
     finally:
         r.cleanup()
+        if redis is not None:
+            redis.cleanup()
         if secret:
             os.unlink(secret)
     done()

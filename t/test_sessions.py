@@ -276,17 +276,12 @@ def test_redis_outage(r, redis):
     check(len(ack) == 1 and isinstance(ack[0], dict) and
           "unavailable" in ack[0].get("message", ""),
           "redis down: a read fails too, clearly")
-    # handle cannot run without its session: the socket is let go.
+    # handle cannot run without its session: the CONNECT is refused.
     q = Poller(r.port, sign(sid))
-    check(q.connect() is True, "redis down: the namespace connects")
-    try:
-        q.wait_packet("41%s," % NSP)
-        gone = True
-    except RuntimeError:
-        gone = True     # the connection went with its only socket
-    except TimeoutError:
-        gone = False
-    check(gone, "redis down: then the socket is disconnected (no session for handle)")
+    refused = q.connect()
+    check(isinstance(refused, dict) and refused.get("message", "").startswith(
+        "session store unavailable"),
+        "redis down: the namespace CONNECT is refused with the reason (%r)" % refused)
     redis.start()
 
     def works():
