@@ -21,6 +21,7 @@
 
 #include "cookie.h"
 #include "http.h"
+#include "util.h"
 #include "xmalloc.h"
 
 #define COOKIE_HMAC_LEN		32	/* SHA-256 */
@@ -189,18 +190,6 @@ cookie_sign(const char *secret, size_t secretlen, const char *sid,
 	value[COOKIE_VALUE_LEN] = '\0';
 }
 
-static int
-cookie_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /*
  * Percent-decode at most outlen bytes of in into out; -1 on a bad escape
  * or when the result would be longer.  Some clients quote the value.
@@ -208,8 +197,8 @@ cookie_hexval(char c)
 static int
 cookie_decode(const char *in, size_t len, char *out, size_t outlen, size_t *n)
 {
-	size_t	i, o = 0;
-	int	hi, lo;
+	size_t		i, o = 0;
+	unsigned char	c;
 
 	if (len >= 2 && in[0] == '"' && in[len - 1] == '"') {
 		in++;
@@ -222,10 +211,9 @@ cookie_decode(const char *in, size_t len, char *out, size_t outlen, size_t *n)
 			out[o++] = in[i];
 			continue;
 		}
-		if (len - i < 3 || (hi = cookie_hexval(in[i + 1])) == -1 ||
-		    (lo = cookie_hexval(in[i + 2])) == -1)
+		if (pct_decode_byte(in + i, len - i, &c) == -1)
 			return (-1);
-		out[o++] = (char)(hi << 4 | lo);
+		out[o++] = (char)c;
 		i += 2;
 	}
 	*n = o;

@@ -289,9 +289,9 @@ session_state_get(struct session_state *ss, int global, const char *key,
 	return (0);
 }
 
-int
-session_state_set(struct session_state *ss, int global, const char *key,
-    const char *json, size_t len)
+/* The entry of key, made when absent; NULL for a bad key or a full map. */
+static struct session_entry *
+session_state_entry(struct session_state *ss, int global, const char *key)
 {
 	struct session_map	*sm = &ss->ss_maps[session_which(global)];
 	struct session_entry	*se;
@@ -299,12 +299,23 @@ session_state_set(struct session_state *ss, int global, const char *key,
 
 	if (keylen == 0 || keylen > SESSION_KEY_MAX ||
 	    (!global && ss->ss_keys[SESSION_COMPONENT] == NULL))
-		return (-1);
+		return (NULL);
 	if ((se = session_map_find(sm, key)) == NULL) {
 		if (sm->sm_n >= SESSION_KEYS_MAX)
-			return (-1);
+			return (NULL);
 		se = session_map_add(sm, key, keylen);
 	}
+	return (se);
+}
+
+int
+session_state_set(struct session_state *ss, int global, const char *key,
+    const char *json, size_t len)
+{
+	struct session_entry	*se;
+
+	if ((se = session_state_entry(ss, global, key)) == NULL)
+		return (-1);
 	/* Values handed out before stay valid until the event ends. */
 	session_garbage(ss, se->se_val);
 	se->se_val = NULL;
@@ -320,19 +331,11 @@ session_state_set(struct session_state *ss, int global, const char *key,
 int
 session_state_remove(struct session_state *ss, int global, const char *key)
 {
-	struct session_map	*sm = &ss->ss_maps[session_which(global)];
 	struct session_entry	*se;
-	size_t			 keylen = strlen(key);
 
-	if (keylen == 0 || keylen > SESSION_KEY_MAX ||
-	    (!global && ss->ss_keys[SESSION_COMPONENT] == NULL))
-		return (-1);
 	/* Removed even if not seen: another worker may have set it since. */
-	if ((se = session_map_find(sm, key)) == NULL) {
-		if (sm->sm_n >= SESSION_KEYS_MAX)
-			return (-1);
-		se = session_map_add(sm, key, keylen);
-	}
+	if ((se = session_state_entry(ss, global, key)) == NULL)
+		return (-1);
 	session_garbage(ss, se->se_val);
 	se->se_val = NULL;
 	free(se->se_json);

@@ -32,6 +32,7 @@
 #include "component.h"
 #include "http.h"
 #include "log.h"
+#include "util.h"
 #include "static.h"
 #include "xmalloc.h"
 
@@ -142,18 +143,6 @@ static_type(const char *name)
 	return (STATIC_TYPE_DEFAULT);
 }
 
-static int
-static_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return (c - '0');
-	if (c >= 'a' && c <= 'f')
-		return (c - 'a' + 10);
-	if (c >= 'A' && c <= 'F')
-		return (c - 'A' + 10);
-	return (-1);
-}
-
 /*
  * Percent-decode one segment src[0..len) into dst (dstlen bytes, NUL
  * terminated), once: "%252e" stays "%2e".  A segment that could escape
@@ -166,7 +155,6 @@ static enum static_seg
 static_segment(const char *src, size_t len, char *dst, size_t dstlen)
 {
 	size_t		i, n = 0;
-	int		hi, lo;
 	unsigned char	c;
 
 	if (len == 0)
@@ -174,10 +162,8 @@ static_segment(const char *src, size_t len, char *dst, size_t dstlen)
 	for (i = 0; i < len; i++) {
 		c = (unsigned char)src[i];
 		if (c == '%') {
-			if (len - i < 3 || (hi = static_hex(src[i + 1])) == -1 ||
-			    (lo = static_hex(src[i + 2])) == -1)
+			if (pct_decode_byte(src + i, len - i, &c) == -1)
 				return (STATIC_SEG_BAD);
-			c = (unsigned char)(hi << 4 | lo);
 			i += 2;
 		}
 		if (c < 0x20 || c == 0x7f || c == '/' || c == '\\')

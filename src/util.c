@@ -125,3 +125,27 @@ bad:
 	errno = saved;
 	return (-1);
 }
+
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return (c - '0');
+	if (c >= 'a' && c <= 'f')
+		return (c - 'a' + 10);
+	if (c >= 'A' && c <= 'F')
+		return (c - 'A' + 10);
+	return (-1);
+}
+
+int
+pct_decode_byte(const char *p, size_t left, unsigned char *out)
+{
+	int hi, lo;
+
+	if (left < 3 || p[0] != '%' || (hi = hex_value(p[1])) == -1 ||
+	    (lo = hex_value(p[2])) == -1)
+		return (-1);
+	*out = (unsigned char)(hi << 4 | lo);
+	return (0);
+}

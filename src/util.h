@@ -20,6 +20,11 @@ int	 fd_nonblock(int);
 int	 fd_cloexec(int, int on);
 /* Write all of buf, retrying on EINTR; -1 on error. */
 int	 write_all(int, const void *, size_t);
+/*
+ * Decode the percent escape "%XX" at p (left bytes available) into *out;
+ * -1 when p does not start with a valid one.
+ */
+int	 pct_decode_byte(const char *p, size_t left, unsigned char *out);
 /* Write contents to path atomically (temporary file and rename). */
 int	 file_write_atomic(const char *path, const char *contents, size_t len);
 
