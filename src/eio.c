@@ -769,7 +769,9 @@ es_flush(struct eio_session *es)
 			/* Our own packets are tiny: ping, close, noop. */
 			buf[0] = (char)('0' + eo->eo_type);
 			if (eo->eo_len < sizeof(buf) - 1) {
-				memcpy(buf + 1, eo->eo_data, eo->eo_len);
+				/* A ping has no data: eo_data is NULL then. */
+				if (eo->eo_len > 0)
+					memcpy(buf + 1, eo->eo_data, eo->eo_len);
 				ws_send(es->es_ws, 0, buf, eo->eo_len + 1);
 			} else {
 				struct evbuffer *tmp = evbuffer_new();
@@ -1388,6 +1390,21 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 	}
 	if (!eio_query_is(q.eq_eio, q.eq_eiolen, "4")) {
 		eio_fail(c, EIO_ERR_VERSION, origin, upgrade);
+		return;
+	}
+	if (srv->srv_nsessions >= srv->srv_conf->c_max_connections) {
+		/*
+		 * Polling sessions hold no connection between requests: count
+		 * them against max_connections too, or handshakes alone could
+		 * fill the worker's memory until their heartbeat times out.
+		 */
+		log_warnx("%s: %zu sessions (max_connections): handshake refused",
+		    c->c_peer, srv->srv_nsessions);
+		if (upgrade)
+			eio_upgrade_error(c, 503, NULL, "Service Unavailable");
+		else
+			http_response(conn_output(c), 503, "text/plain", NULL, NULL,
+			    0, conn_keepalive(c));
 		return;
 	}
 	if (websocket) {

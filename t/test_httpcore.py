@@ -140,6 +140,22 @@ def test_idle_keepalive(r):
     s.close()
 
 
+def test_session_cap():
+    """Engine.IO sessions count against max_connections."""
+    r = Raind(conf="max_connections 5\n", workers=1)
+    try:
+        r.start()
+        got = []
+        for _ in range(7):
+            res = get(r.port, "/socket.io/?EIO=4&transport=polling")
+            got.append(res[0] if res else None)
+        check(got[:5] == [200] * 5 and got[5:] == [503, 503],
+              "handshakes beyond max_connections sessions: 503 (%r)" % got)
+        check(r.healthz() is not None, "the worker still serves")
+    finally:
+        r.cleanup()
+
+
 def main():
     conf = ("header_timeout 1s\nbody_timeout 1s\nkeepalive_timeout 1s\n"
             "max_request_line 2k\nmax_header_size 8k\nmax_headers 50\n"
@@ -154,6 +170,7 @@ def main():
         test_idle_keepalive(r)
     finally:
         r.cleanup()
+    test_session_cap()
     done()
 
 
