@@ -26,6 +26,19 @@ COMPONENTS = os.path.join(BUILDDIR, "handlers", "built")
 failures = 0
 
 
+def sanitized():
+    """Is raind built with AddressSanitizer (memory figures mean less)?"""
+    try:
+        with open(RAIND, "rb") as f:
+            return b"__asan_init" in f.read()
+    except OSError:
+        return False
+
+# Lines that AddressSanitizer, LeakSanitizer and UBSan begin reports with.
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                     ": runtime error: ")
+
+
 def check(cond, what):
     """Record one assertion; the test fails at the end if any failed."""
     global failures
@@ -202,6 +215,12 @@ class Raind:
 
     def cleanup(self):
         self.stop()
+        # Under --enable-sanitizers, a report in a worker is a failure even
+        # when the master replaced the worker and the test went on.
+        reports = [l for l in self.logtext().splitlines()
+                   if any(m in l for m in SANITIZER_REPORTS)]
+        check(not reports, "no sanitizer report in the raind log%s" % (
+            ": " + reports[0] if reports else ""))
         if failures:
             sys.stdout.write("--- raind log ---\n" + self.logtext()[-20000:])
         shutil.rmtree(self.dir, ignore_errors=True)

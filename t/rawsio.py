@@ -143,11 +143,17 @@ class WSClient:
             if b0 & 0x80:
                 return first, data
 
-    def recv_eio(self):
-        """The next Engine.IO text packet; pings are answered on the way."""
+    def recv_eio(self, end=None):
+        """The next Engine.IO text packet; pings are answered on the way.
+
+        end: a time.monotonic() after which TimeoutError is raised (the
+        socket's own timeout never fires while pings keep coming).
+        """
         if self.pending:
             return self.pending.pop(0)
         while True:
+            if end is not None and time.monotonic() > end:
+                raise TimeoutError("nothing but pings")
             op, payload = self.recv_frame()
             if op == WS_CLOSE:
                 raise Closed("close frame %r" % payload[:2])
@@ -180,7 +186,7 @@ class WSClient:
         kept = []
         try:
             while time.monotonic() < end:
-                p = self.recv_eio()
+                p = self.recv_eio(end)
                 for t in types:
                     rest = sio_body(p, t, nsp)
                     if rest is not None:
@@ -202,7 +208,7 @@ class WSClient:
         """The arguments of the next event named event in nsp."""
         end = time.monotonic() + deadline
         while time.monotonic() < end:
-            rest = sio_body(self.recv_eio(), "42", nsp)
+            rest = sio_body(self.recv_eio(end), "42", nsp)
             if rest:
                 data = json.loads(rest)
                 if data and data[0] == event:
@@ -213,7 +219,7 @@ class WSClient:
         end = time.monotonic() + deadline
         pre = "%d[" % ack_id
         while time.monotonic() < end:
-            rest = sio_body(self.recv_eio(), "43", nsp)
+            rest = sio_body(self.recv_eio(end), "43", nsp)
             if rest is not None and rest.startswith(pre):
                 return json.loads(rest[len(pre) - 1:])
         raise TimeoutError("no ack %d in %s" % (ack_id, nsp))

@@ -939,3 +939,84 @@ Test(bundled, chat, .init = NULL, .fini = NULL)
 	cr_expect(strstr(out(a, 3), "new-message needs") != NULL);
 	stop();
 }
+
+/*
+ * Limits: max_namespaces_per_connection and the idle sweep of RAIN's
+ * idle policy (idle.c decides when it runs).
+ */
+TestSuite(limits, .init = start_good, .fini = stop);
+
+Test(limits, namespaces_per_client)
+{
+	struct fake *f = fake_new(0);
+
+	reg->nr_settings.ns_max_namespaces = 1;
+	cr_assert_eq(feed(f, "0"), 0);
+	cr_assert(strncmp(out(f, 0), "40{\"sid\":\"", 10) == 0, "%s", out(f, 0));
+	cr_assert_eq(feed(f, "0" ALPHA ","), 0);
+	cr_expect_str_eq(out(f, 1), "44" ALPHA ",{\"message\":\"too many namespaces\"}");
+	cr_expect_eq(f->closes, 0);
+	/* The unknown stays unknown, whatever the count. */
+	cr_assert_eq(feed(f, "0/nope,"), 0);
+	cr_expect_str_eq(out(f, 2), "44/nope,{\"message\":\"Invalid namespace\"}");
+	/* Once "/" is left, there is room again. */
+	cr_assert_eq(feed(f, "1"), 0);
+	connect_to(f, ALPHA);
+}
+
+/* Pretend the client of f last spoke ms ago. */
+static void
+age(struct fake *f, int64_t ms)
+{
+	struct nsp_socket *s;
+
+	LIST_FOREACH(s, &f->nc->nc_sockets, ns_client_entry)
+		s->ns_active -= ms;
+}
+
+Test(limits, idle_sweep)
+{
+	struct fake *a = fake_new(0), *b = fake_new(1), *c = fake_new(2);
+	size_t na, nb;
+
+	connect_to(a, ALPHA);
+	connect_to(b, ALPHA);
+	connect_to(c, ALPHA);
+	cr_expect_eq(nsp_disconnect_idle(reg, 60000), 0);
+
+	/* a speaks again: it goes behind c in the order of activity. */
+	cr_assert_eq(feed(a, "2/alpha/1.0/main,[\"ping\"]"), 0);
+	age(b, 120000);
+	age(c, 120000);
+	na = a->nmsgs;
+	nb = b->nmsgs;
+	cr_expect_eq(nsp_disconnect_idle(reg, 60000), 2);
+	/* The idle ones: a DISCONNECT, then their connections are closed. */
+	cr_expect_str_eq(out(b, nb), "41/alpha/1.0/main,");
+	cr_expect_eq(b->closes, 1);
+	cr_expect_eq(b->close_mode, NSP_CLOSE_GRACEFUL);
+	cr_expect_eq(c->closes, 1);
+	cr_expect_eq(c->nc->nc_nsockets, 0);
+	/* The active one keeps its socket and is told nothing. */
+	cr_expect_eq(a->closes, 0);
+	cr_expect_eq(a->nc->nc_nsockets, 1);
+	cr_expect_eq(find_from(a, na, "41"), -1);
+	cr_expect_eq(reg->nr_nactive, 1);
+}
+
+Test(limits, idle_client_keeps_active_namespace)
+{
+	struct fake *f = fake_new(0);
+	struct nsp_socket *s;
+
+	connect_to(f, ALPHA);
+	cr_assert_eq(feed(f, "0"), 0);
+	/* Only ALPHA is old: "/" stays, and so does the connection. */
+	LIST_FOREACH(s, &f->nc->nc_sockets, ns_client_entry)
+		if (strcmp(s->ns_nsp->nn_name, ALPHA) == 0)
+			s->ns_active -= 120000;
+	cr_expect_eq(nsp_disconnect_idle(reg, 60000), 1);
+	cr_expect_eq(f->nc->nc_nsockets, 1);
+	cr_expect_eq(f->closes, 0);
+	cr_expect_neq(find(f, "41/alpha/1.0/main,"), -1);
+}

@@ -22,7 +22,9 @@ import os
 import resource
 import socket
 import sys
+import threading
 import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from raindtest import (COMPONENTS, Raind, check, done, http_request,  # noqa: E402
@@ -34,6 +36,11 @@ CHAT = "/chat/1.0/chat"
 GOOD = "http://good.example"
 EVIL = "http://evil.example"
 QUIET = 1.0        # s to wait when checking that nothing happens
+
+
+def unexpected():
+    """An exception in a test: a failure, so that cleanup shows the log."""
+    check(False, "unexpected exception:\n" + traceback.format_exc())
 
 
 def polling(port, origin=None, sid=None, method="GET", body=b""):
@@ -101,6 +108,8 @@ def test_origins():
         check(ws.status == 403,
               "upgrade of that session from another origin: 403")
         ws.close()
+    except Exception:       # noqa: BLE001 - a failure, with the log
+        unexpected()
     finally:
         r.cleanup()
 
@@ -117,6 +126,8 @@ def test_origins():
         check(st == 200 and b.startswith(b"0{"),
               "require_origin: allowed origin polls")
         check(ws_status(p, EVIL) == 403, "require_origin: other origin: 403")
+    except Exception:       # noqa: BLE001 - a failure, with the log
+        unexpected()
     finally:
         r.cleanup()
 
@@ -168,6 +179,8 @@ def test_max_connections():
         check(all(late), "waiting connections are served once others close")
         check(r.worker_pids() == pids and r.proc.poll() is None,
               "the worker and the master are the same processes")
+    except Exception:       # noqa: BLE001
+        unexpected()
     finally:
         for s in socks:
             s.close()
@@ -227,6 +240,8 @@ def test_emfile():
               % (ok, waited))
         check(r.worker_pids() == pids and r.proc.poll() is None,
               "same worker, same master after EMFILE")
+    except Exception:       # noqa: BLE001
+        unexpected()
     finally:
         for s in socks:
             s.close()
@@ -255,6 +270,8 @@ def test_namespaces():
         check(t == "40", "after leaving one, another namespace connects")
         ws.close()
         wait_until(lambda: r.healthz() is not None, 5, "raind answering")
+    except Exception:       # noqa: BLE001 - a failure, with the log
+        unexpected()
     finally:
         r.cleanup()
 
@@ -267,11 +284,14 @@ def expect_server_disconnect(ws, nsp, deadline):
         return False
     if t != "41":
         return False
+    end = time.monotonic() + deadline
     try:
         while True:
-            ws.recv_eio()
-    except (Closed, OSError):
+            ws.recv_eio(end)
+    except (Closed, ConnectionError):
         return True
+    except (TimeoutError, OSError):
+        return False
 
 
 def stays_connected(ws, nsp, seconds):
@@ -312,17 +332,26 @@ def test_idle_disconnect():
     r = Raind(conf="components %s\n%sdisconnect_idle yes\n" % (COMPONENTS, IDLE),
               workers=2).start()
     try:
+        t0 = time.monotonic()
         quiet = sio_client(r.port, ECHO)
         busy = sio_client(r.port, ECHO)
-        t0 = time.monotonic()
-        check(chat_active(busy, 2.5), "an active socket keeps its echoes")
-        check(expect_server_disconnect(quiet, ECHO, 3),
+        result = []
+        chat = threading.Thread(target=lambda: result.append(
+            chat_active(busy, 2.5)), daemon=True)
+        chat.start()
+        check(expect_server_disconnect(quiet, ECHO, 4),
               "an idle socket gets DISCONNECT and its connection closes")
+        took = time.monotonic() - t0
+        check(1.0 <= took < 1.0 + 0.2 + 2.0,
+              "after idle_time, within a check or so (%.2f s)" % took)
         check(quiet.pings > 0, "pings were answered: they are no activity")
-        check(time.monotonic() - t0 >= 1.0, "not before idle_time")
+        chat.join(10)
+        check(result == [True], "an active socket keeps its echoes meanwhile")
         check(chat_active(busy, 0.5), "the active one is still connected")
         check("idle for" in r.logtext(), "idle disconnects are logged")
         busy.close()
+    except Exception:       # noqa: BLE001 - a failure, with the log
+        unexpected()
     finally:
         r.cleanup()
 
@@ -344,6 +373,8 @@ def test_idle_on_max_conn():
         c.emit(ECHO, "echo", "c")
         check(c.wait_event(ECHO, "echo") == ["c"], "and it still works")
         c.close()
+    except Exception:       # noqa: BLE001 - a failure, with the log
+        unexpected()
     finally:
         r.cleanup()
 
@@ -367,18 +398,21 @@ def test_idle_polling():
             got += b"\x1e" + body
         check(b"41" + ECHO.encode() + b"," in got and got.endswith(b"\x1e1"),
               "polling: DISCONNECT, then the Engine.IO close (%r)" % got[-80:])
+    except Exception:       # noqa: BLE001 - a failure, with the log
+        unexpected()
     finally:
         r.cleanup()
 
 
+TESTS = (test_origins, test_namespaces, test_max_connections, test_emfile,
+         test_idle_disconnect, test_idle_on_max_conn, test_idle_polling)
+
+
 def main():
-    test_origins()
-    test_namespaces()
-    test_max_connections()
-    test_emfile()
-    test_idle_disconnect()
-    test_idle_on_max_conn()
-    test_idle_polling()
+    # Names on the command line run only those tests (for debugging).
+    for t in TESTS:
+        if len(sys.argv) < 2 or t.__name__ in sys.argv[1:]:
+            t()
     done()
 
 
