@@ -109,6 +109,7 @@ struct nsp_job {
 	size_t			 nj_next;	/* next call to make */
 	int			 nj_session;	/* load and save run */
 	int			 nj_in_run;	/* nsp_job_run is on the stack */
+	unsigned int		 nj_holds;	/* nsp_job_hold: start/answer wait */
 	int			 nj_cur_flags;	/* flags of the call running */
 	int			 nj_defer_called; /* by the call running */
 	struct rain_defer	*nj_defer;	/* pending deferral */

@@ -845,6 +845,8 @@ nsp_job_run(struct nsp_job *job)
 			reg->nr_store->so_save(reg->nr_store_arg, s, job);
 			continue;
 		case NSP_JOB_ACK:
+			if (job->nj_holds > 0)
+				goto out;	/* nsp_job_unhold resumes */
 			nsp_job_ack(job);
 			job->nj_state = NSP_JOB_DONE;
 			continue;
@@ -876,10 +878,44 @@ nsp_socket_pump(struct nsp_socket *s)
 	s->ns_pumping = 1;
 	nsp_socket_hold(s);
 	while ((job = TAILQ_FIRST(&s->ns_queue)) != NULL &&
-	    job->nj_state == NSP_JOB_QUEUED)
+	    job->nj_state == NSP_JOB_QUEUED && job->nj_holds == 0)
 		nsp_job_run(job);
 	s->ns_pumping = 0;
 	nsp_socket_release(s);
+}
+
+void
+nsp_job_hold(struct nsp_job *job)
+{
+	job->nj_holds++;
+	job->nj_refs++;
+}
+
+void
+nsp_job_unhold(struct nsp_job *job)
+{
+	struct nsp_socket *s = job->nj_sock;
+
+	if (--job->nj_holds == 0 && !job->nj_in_run) {
+		if (job->nj_state == NSP_JOB_QUEUED) {
+			nsp_socket_hold(s);
+			nsp_socket_pump(s);
+			nsp_socket_release(s);
+		} else if (job->nj_state == NSP_JOB_ACK) {
+			job->nj_refs++;
+			nsp_job_run(job);
+			nsp_job_release(job);
+		}
+	}
+	nsp_job_release(job);	/* the hold's */
+}
+
+struct nsp_job *
+nsp_socket_current_job(struct nsp_socket *s)
+{
+	struct nsp_job *job = TAILQ_FIRST(&s->ns_queue);
+
+	return (job != NULL && job->nj_in_run ? job : NULL);
 }
 
 void
@@ -1175,6 +1211,7 @@ nsp_connect(struct nsp_client *c, struct sio_packet *pkt)
 	struct nsp_registry *reg = c->nc_reg;
 	struct nsp_namespace *nn;
 	struct nsp_socket *s;
+	struct nsp_job *job;
 	const char *reason = NULL;
 
 	if ((nn = nsp_registry_find(reg, pkt->sp_nsp)) == NULL) {
@@ -1222,7 +1259,9 @@ nsp_connect(struct nsp_client *c, struct sio_packet *pkt)
 	 * a session that cannot be loaded is a CONNECT_ERROR.
 	 */
 	if (s->ns_nviews > 0) {
-		nsp_job_enqueue(s, nsp_job_new(s, NSP_JOB_CONNECT));
+		job = nsp_job_new(s, NSP_JOB_CONNECT);
+		nsp_job_enqueue(s, job);
+		room_nsp_wait(nn, job);
 		nsp_socket_pump(s);
 	} else
 		nsp_socket_connected(s);

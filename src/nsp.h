@@ -313,6 +313,16 @@ int64_t			 nsp_ack_expect(struct nsp_socket *, struct rain_socket *,
 			    void *), void *arg);
 void			 nsp_ack_cancel(struct nsp_socket *, int64_t id);
 
+/*
+ * Holds on a job: while held, a queued job does not start and a job
+ * that is done does not send its answer (a join waits for its room's
+ * subscription).  Each hold takes a reference; unhold resumes the job.
+ */
+void			 nsp_job_hold(struct nsp_job *);
+void			 nsp_job_unhold(struct nsp_job *);
+/* The job in progress on s (running its listeners), or NULL. */
+struct nsp_job		*nsp_socket_current_job(struct nsp_socket *);
+
 /* Session stages: see struct nsp_store_ops. */
 void			 nsp_stage_done(struct nsp_job *, const char *error);
 struct nsp_socket	*nsp_job_socket(struct nsp_job *);

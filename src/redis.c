@@ -77,13 +77,38 @@ struct redis_conn {
 	char			 cn_err[REDIS_ERR_MAX];	/* why it is down */
 };
 
+/* Someone waiting for a SUBSCRIBE to be confirmed (redis_subscribe_wait). */
+struct redis_waiter {
+	struct redis_waiter	*rw_next;
+	void			(*rw_fn)(void *);
+	void			*rw_arg;
+};
+
 struct redis_channel {
 	char			*ch_name;
 	struct redis_channel	*ch_next;
 	size_t			 ch_refs;
 	int			 ch_sub;	/* SUBSCRIBE is what we asked for last */
 	int			 ch_unsubs;	/* UNSUBSCRIBEs not yet confirmed */
+	int			 ch_confirmed;	/* the SUBSCRIBE was answered */
+	struct redis_waiter	*ch_waiters;
 };
+
+/* Tell the channel's waiters they need wait no longer. */
+static void
+redis_channel_wake(struct redis_channel *ch)
+{
+	struct redis_waiter *w, *next;
+
+	/* Detached first: a waiter may subscribe or unsubscribe. */
+	w = ch->ch_waiters;
+	ch->ch_waiters = NULL;
+	for (; w != NULL; w = next) {
+		next = w->rw_next;
+		w->rw_fn(w->rw_arg);
+		free(w);
+	}
+}
 
 struct redis {
 	struct event_base	*r_base;
@@ -297,6 +322,8 @@ redis_conn_lost(struct redis_conn *cn, const char *why, int free_ac)
 			for (ch = r->r_channels[i]; ch != NULL; ch = ch->ch_next) {
 				ch->ch_sub = 0;
 				ch->ch_unsubs = 0;
+				ch->ch_confirmed = 0;
+				redis_channel_wake(ch);
 			}
 	if (free_ac == REDIS_FREE_NOW && ac != NULL)
 		redisAsyncFree(ac);	/* deferred by hiredis inside reply callbacks */
@@ -712,6 +739,7 @@ redis_channel_drop(struct redis *r, const char *name)
 		return;
 	*chp = ch->ch_next;
 	r->r_nchannels--;
+	redis_channel_wake(ch);
 	free(ch->ch_name);
 	free(ch);
 }
@@ -742,6 +770,15 @@ redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
 		if (rep->element[2]->type == REDIS_REPLY_STRING && r->r_msg_fn != NULL)
 			r->r_msg_fn(r->r_handler_arg, chan->str, (size_t)chan->len,
 			    rep->element[2]->str, (size_t)rep->element[2]->len);
+		return;
+	}
+	if (strcmp(kind->str, "subscribe") == 0) {
+		name = xstrndup(chan->str, (size_t)chan->len);
+		if ((ch = *redis_channel_slot(r, name)) != NULL && ch->ch_sub) {
+			ch->ch_confirmed = 1;
+			redis_channel_wake(ch);
+		}
+		free(name);
 		return;
 	}
 	if (strcmp(kind->str, "unsubscribe") != 0)
@@ -786,6 +823,7 @@ redis_channel_send(struct redis *r, struct redis_channel *ch, int on)
 		if (redisAsyncCommand(cn->cn_ac, redis_sub_cb, cn,
 		    "UNSUBSCRIBE %s", ch->ch_name) == REDIS_OK) {
 			ch->ch_sub = 0;
+			ch->ch_confirmed = 0;
 			ch->ch_unsubs++;
 		}
 	}
@@ -821,4 +859,23 @@ redis_unsubscribe(struct redis *r, const char *channel)
 	/* Kept until the UNSUBSCRIBE is confirmed (see redis_sub_cb). */
 	if (ch->ch_unsubs == 0)
 		redis_channel_drop(r, channel);
+}
+
+int
+redis_subscribe_wait(struct redis *r, const char *channel, void (*fn)(void *),
+    void *arg)
+{
+	struct redis_channel	*ch;
+	struct redis_waiter	*w;
+
+	ch = *redis_channel_slot(r, channel);
+	if (ch == NULL || ch->ch_confirmed || !ch->ch_sub ||
+	    r->r_sub.cn_state != REDIS_UP)
+		return (0);
+	w = xcalloc(1, sizeof(*w));
+	w->rw_fn = fn;
+	w->rw_arg = arg;
+	w->rw_next = ch->ch_waiters;
+	ch->ch_waiters = w;
+	return (1);
 }

@@ -53,5 +53,13 @@ void		 redis_publish(struct redis *, const char *channel,
 /* Reference-counted: the channel is subscribed while the count is > 0. */
 void		 redis_subscribe(struct redis *, const char *channel);
 void		 redis_unsubscribe(struct redis *, const char *channel);
+/*
+ * Wait until Redis has confirmed the subscription of channel: 1 when fn
+ * will be called (once, from the loop's callbacks) at that moment, 0 when
+ * there is nothing to wait for (confirmed already, not subscribed, or the
+ * connection is down: waiting for it would only delay the client).
+ */
+int		 redis_subscribe_wait(struct redis *, const char *channel,
+		    void (*fn)(void *), void *arg);
 
 #endif

@@ -17,6 +17,8 @@
 #include "sio_codec.h"
 #include "xmalloc.h"
 
+static void	room_job_wait(const char *, struct nsp_job *);
+
 struct room {
 	char			*r_name;
 	struct room		*r_next;	/* hash chain */
@@ -185,6 +187,12 @@ room_join(struct room_table *rt, struct nsp_socket *s, const char *name)
 			room_remote->ro_subscribe(room_remote_arg, r->r_channel);
 		}
 	}
+	/*
+	 * The join's acknowledgement waits until the other nodes' emits to
+	 * the room can reach us: after it, a member misses nothing.
+	 */
+	if (r->r_channel != NULL)
+		room_job_wait(r->r_channel, nsp_socket_current_job(s));
 	m = xcalloc(1, sizeof(*m));
 	m->rm_room = r;
 	m->rm_sock = s;
@@ -334,6 +342,31 @@ room_unsubscribe(char **channel)
 		room_remote->ro_unsubscribe(room_remote_arg, *channel);
 	free(*channel);
 	*channel = NULL;
+}
+
+static void
+room_job_ready(void *arg)
+{
+	nsp_job_unhold(arg);
+}
+
+/* Hold job (if any) until channel's subscription is confirmed. */
+static void
+room_job_wait(const char *channel, struct nsp_job *job)
+{
+	if (job == NULL || room_remote == NULL || room_remote->ro_wait == NULL)
+		return;
+	nsp_job_hold(job);
+	if (room_remote->ro_wait(room_remote_arg, channel, room_job_ready,
+	    job) == 0)
+		nsp_job_unhold(job);
+}
+
+void
+room_nsp_wait(struct nsp_namespace *nn, struct nsp_job *job)
+{
+	if (nn->nn_rooms->rt_channel != NULL)
+		room_job_wait(nn->nn_rooms->rt_channel, job);
 }
 
 void

@@ -25,6 +25,7 @@ struct nsp_msg;
 struct nsp_namespace;
 struct nsp_socket;
 struct nsp_registry;
+struct nsp_job;
 struct room;
 
 #define ROOM_NAME_MAX		256	/* bytes in a room name */
@@ -97,8 +98,16 @@ struct room_remote_ops {
 		    size_t len);
 	void	(*ro_subscribe)(void *arg, const char *channel);
 	void	(*ro_unsubscribe)(void *arg, const char *channel);
+	/* As redis_subscribe_wait: 1 when fn(fnarg) will be called later. */
+	int	(*ro_wait)(void *arg, const char *channel, void (*fn)(void *),
+		    void *fnarg);
 };
 
+/*
+ * Hold job until the namespace's channel is subscribed, so that what
+ * other nodes broadcast reaches a socket once it is told it connected.
+ */
+void			 room_nsp_wait(struct nsp_namespace *, struct nsp_job *);
 void			 room_set_remote(const struct room_remote_ops *, void *arg,
 			    const char *prefix, const char *bus_tag);
 /*

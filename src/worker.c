@@ -207,8 +207,17 @@ worker_room_unsubscribe(void *arg, const char *channel)
 	redis_unsubscribe(w->w_redis, channel);
 }
 
+static int
+worker_room_wait(void *arg, const char *channel, void (*fn)(void *), void *fnarg)
+{
+	struct worker *w = arg;
+
+	return (redis_subscribe_wait(w->w_redis, channel, fn, fnarg));
+}
+
 static const struct room_remote_ops worker_room_ops = {
-	worker_room_publish, worker_room_subscribe, worker_room_unsubscribe
+	worker_room_publish, worker_room_subscribe, worker_room_unsubscribe,
+	worker_room_wait
 };
 
 /* A message on one of our channels: a forwarded request or answer, or a room's. */

@@ -96,7 +96,7 @@ class Member:
             if time.monotonic() > end:
                 raise TimeoutError("%s: gave up, got %r" % (self.name, self.events))
             self.ws.sock.settimeout(max(0.05, end - time.monotonic()))
-            self.keep(self.ws.recv_eio())
+            self.keep(self.ws.recv_eio(end=end))
         self.ws.sock.settimeout(10)
 
     def count(self, event, args):
