@@ -696,14 +696,8 @@ http_reason(int status)
 	return ("Unknown");
 }
 
-/*
- * The IMF-fixdate of now, formatted at most once a second.  Written by
- * hand, not strftime(3), whose %a and %b follow the locale.  The static
- * buffer is fine: responses are written on a worker's one event-loop
- * thread.
- */
-static const char *
-http_date(void)
+void
+http_date_format(time_t t, char *buf, size_t len)
 {
 	static const char *const days[] = {
 		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
@@ -712,20 +706,34 @@ http_date(void)
 		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
 		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
 	};
+	struct tm	tm;
+
+	if (gmtime_r(&t, &tm) == NULL) {
+		snprintf(buf, len, "Thu, 01 Jan 1970 00:00:00 GMT");
+		return;
+	}
+	snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
+	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/*
+ * The IMF-fixdate of now, formatted at most once a second.  The static
+ * buffer is fine: responses are written on a worker's one event-loop
+ * thread.
+ */
+static const char *
+http_date(void)
+{
 	static char	 date[HTTP_DATE_SIZE];
 	static time_t	 date_sec = -1;
-	struct tm	 tm;
 	time_t		 now;
 
 	now = time(NULL);
-	if (now == date_sec)
-		return (date);
-	if (gmtime_r(&now, &tm) == NULL)
-		return ("Thu, 01 Jan 1970 00:00:00 GMT");
-	snprintf(date, sizeof(date), "%s, %02d %s %04d %02d:%02d:%02d GMT",
-	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-	date_sec = now;
+	if (now != date_sec) {
+		http_date_format(now, date, sizeof(date));
+		date_sec = now;
+	}
 	return (date);
 }
 

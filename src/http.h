@@ -16,6 +16,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 struct evbuffer;
 
@@ -104,6 +105,11 @@ int	http_header_has_token(const struct http_request *, const char *name, const c
 /* Value of query parameter name (not decoded), or NULL; *len set. */
 const char *http_query_param(const struct http_request *, const char *name, size_t *len);
 
+/*
+ * The IMF-fixdate of t ("Sun, 06 Nov 1994 08:49:37 GMT"), written by
+ * hand: strftime's %a and %b follow the locale.  len: 30 bytes or more.
+ */
+void	http_date_format(time_t, char *buf, size_t len);
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_reason(int status);
 /*

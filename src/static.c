@@ -197,28 +197,6 @@ static_next(const char **pp, const char *end, char *dst, size_t dstlen,
 	return (static_segment(p, len, dst, dstlen));
 }
 
-/* IMF-fixdate, written by hand: strftime's %a and %b follow the locale. */
-static void
-static_date_format(time_t t, char *buf, size_t len)
-{
-	static const char *const days[] = {
-		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"
-	};
-	static const char *const months[] = {
-		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
-	};
-	struct tm	tm;
-
-	if (gmtime_r(&t, &tm) == NULL) {
-		snprintf(buf, len, "Thu, 01 Jan 1970 00:00:00 GMT");
-		return;
-	}
-	snprintf(buf, len, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-	    days[tm.tm_wday % 7], tm.tm_mday, months[tm.tm_mon % 12],
-	    tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
 /* n decimal digits at s, or -1. */
 static int
 static_digits(const char *s, int n)
@@ -431,7 +409,7 @@ static_send(const struct http_request *req, struct evbuffer *out,
 	    (uint64_t)st->st_mtim.tv_nsec;
 	snprintf(etag, sizeof(etag), "\"%llx-%llx\"",
 	    (unsigned long long)st->st_size, (unsigned long long)mtime_ns);
-	static_date_format(st->st_mtime, date, sizeof(date));
+	http_date_format(st->st_mtime, date, sizeof(date));
 
 	if (static_not_modified(req, etag, st->st_mtime)) {
 		close(fd);
