@@ -424,6 +424,34 @@ eio_out_size(const struct eio_out *eo)
 	return (n);
 }
 
+/*
+ * A session's rarely needed timer, made on first use: most sessions never
+ * upgrade, get dropped by a handler or poll, and every struct event is
+ * memory an idle connection holds.
+ */
+static struct event *
+es_event(struct eio_session *es, struct event **evp, event_callback_fn cb)
+{
+	if (*evp == NULL &&
+	    (*evp = evtimer_new(es->es_srv->srv_worker->w_base, cb, es)) == NULL)
+		fatalx("eio: cannot create a timer");
+	return (*evp);
+}
+
+static void
+es_event_del(struct event *ev)
+{
+	if (ev != NULL)
+		evtimer_del(ev);
+}
+
+static void
+es_event_free(struct event *ev)
+{
+	if (ev != NULL)
+		event_free(ev);
+}
+
 static void
 es_timer_ms(struct event *ev, int64_t ms)
 {
@@ -518,11 +546,11 @@ es_close_cb(evutil_socket_t fd, short what, void *arg)
 	if (es->es_has_pending)
 		sio_packet_clear(&es->es_pending);
 	event_free(es->es_ping);
-	event_free(es->es_upgrade_timer);
+	es_event_free(es->es_upgrade_timer);
 	event_free(es->es_connect_timer);
-	event_free(es->es_close_ev);
-	event_free(es->es_drop);
-	event_free(es->es_flush_ev);
+	es_event_free(es->es_close_ev);
+	es_event_free(es->es_drop);
+	es_event_free(es->es_flush_ev);
 	free(es->es_origin);
 	free(es);
 }
@@ -544,16 +572,16 @@ es_close(struct eio_session *es, const char *reason, int hard)
 	LIST_REMOVE(es, es_entry);
 	es->es_srv->srv_nsessions--;
 	evtimer_del(es->es_ping);
-	evtimer_del(es->es_upgrade_timer);
+	es_event_del(es->es_upgrade_timer);
 	evtimer_del(es->es_connect_timer);
-	evtimer_del(es->es_drop);
-	evtimer_del(es->es_flush_ev);
+	es_event_del(es->es_drop);
+	es_event_del(es->es_flush_ev);
 	if (es->es_post != NULL) {
 		/* A POST body still coming: its connection forgets us. */
 		conn_unhold(es->es_post);
 		es->es_post = NULL;
 	}
-	evtimer_add(es->es_close_ev, &tv);
+	evtimer_add(es_event(es, &es->es_close_ev, es_close_cb), &tv);
 }
 
 /*
@@ -575,7 +603,7 @@ es_shutdown(struct eio_session *es, const char *reason)
 	evtimer_del(es->es_ping);
 	evtimer_del(es->es_connect_timer);
 	es->es_drop_hard = 0;
-	es_timer_ms(es->es_drop, EIO_CLOSE_TIMEOUT_MS);
+	es_timer_ms(es_event(es, &es->es_drop, es_drop_cb), EIO_CLOSE_TIMEOUT_MS);
 }
 
 static struct eio_session *
@@ -593,14 +621,8 @@ es_new(struct eio_server *srv, enum es_transport transport,
 	es->es_transport = transport;
 	TAILQ_INIT(&es->es_queue);
 	es->es_ping = evtimer_new(base, es_ping_cb, es);
-	es->es_upgrade_timer = evtimer_new(base, es_upgrade_cb, es);
 	es->es_connect_timer = evtimer_new(base, es_connect_cb, es);
-	es->es_close_ev = evtimer_new(base, es_close_cb, es);
-	es->es_drop = evtimer_new(base, es_drop_cb, es);
-	es->es_flush_ev = evtimer_new(base, es_flush_cb, es);
-	if (es->es_ping == NULL || es->es_upgrade_timer == NULL ||
-	    es->es_connect_timer == NULL || es->es_close_ev == NULL ||
-	    es->es_drop == NULL || es->es_flush_ev == NULL)
+	if (es->es_ping == NULL || es->es_connect_timer == NULL)
 		fatalx("eio: cannot create timers");
 	if (origin != NULL && origin->hh_valuelen <= EIO_ORIGIN_MAX)
 		es->es_origin = xstrndup(origin->hh_value, origin->hh_valuelen);
@@ -660,7 +682,8 @@ es_flush_cb(evutil_socket_t fd, short what, void *arg)
 static void
 es_enqueue(struct eio_session *es, struct eio_out *eo)
 {
-	struct timeval tv = { 0, 0 };
+	struct timeval	 tv = { 0, 0 };
+	struct event	*ev;
 
 	if (es->es_state != ES_OPEN) {
 		eio_out_free(eo);
@@ -677,8 +700,11 @@ es_enqueue(struct eio_session *es, struct eio_out *eo)
 	}
 	if (es->es_transport == ES_WEBSOCKET)
 		es_flush(es);
-	else if (es->es_poll != NULL && !evtimer_pending(es->es_flush_ev, NULL))
-		evtimer_add(es->es_flush_ev, &tv);
+	else if (es->es_poll != NULL) {
+		ev = es_event(es, &es->es_flush_ev, es_flush_cb);
+		if (!evtimer_pending(ev, NULL))
+			evtimer_add(ev, &tv);
+	}
 }
 
 static void
@@ -826,7 +852,7 @@ es_client_close(void *arg, enum nsp_close how, unsigned int delay_ms)
 	if (es->es_state != ES_OPEN)
 		return;
 	es->es_drop_hard = how == NSP_CLOSE_HARD;
-	es_timer_ms(es->es_drop, delay_ms);
+	es_timer_ms(es_event(es, &es->es_drop, es_drop_cb), delay_ms);
 }
 
 /* --- packets from the client ------------------------------------------- */
@@ -1001,7 +1027,7 @@ es_probe_message(void *arg, int binary, const void *data, size_t len)
 	}
 	if (!binary && len == 1 && memcmp(data, upgrade, 1) == 0 &&
 	    es->es_probed) {
-		evtimer_del(es->es_upgrade_timer);
+		es_event_del(es->es_upgrade_timer);
 		es->es_transport = ES_WEBSOCKET;
 		es->es_ws = es->es_probe;
 		es->es_probe = NULL;
@@ -1035,7 +1061,7 @@ es_probe_closed(void *arg, const char *reason)
 	(void)reason;
 	es->es_probe = NULL;
 	es->es_probed = 0;
-	evtimer_del(es->es_upgrade_timer);
+	es_event_del(es->es_upgrade_timer);
 }
 
 static const struct ws_handler es_probe_handler = {
@@ -1361,7 +1387,8 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 			    srv->srv_conf->c_max_payload,
 			    srv->srv_conf->c_max_send_queue, &es_probe_handler, es);
 			if (es->es_probe != NULL)
-				es_timer_ms(es->es_upgrade_timer,
+				es_timer_ms(es_event(es, &es->es_upgrade_timer,
+				    es_upgrade_cb),
 				    srv->srv_conf->c_upgrade_timeout);
 			return;
 		}

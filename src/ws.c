@@ -36,7 +36,9 @@ struct ws_conn {
 	size_t			 wc_max_send_queue;
 	const struct ws_handler	*wc_handler;
 	void			*wc_arg;
-	struct event		*wc_ev;		/* deferred close / close wait */
+	struct event_base	*wc_base;
+	struct event		*wc_ev;		/* deferred close / close wait,
+						   made when first needed */
 	const char		*wc_reason;	/* for wh_closed */
 	int			 wc_reading;	/* inside the read callback */
 	int			 wc_zombie;	/* freed by the owner while reading */
@@ -146,11 +148,26 @@ ws_accept(struct conn *c, const struct http_request *req, const char *extra,
 	wc->wc_max_send_queue = max_send_queue;
 	wc->wc_handler = h;
 	wc->wc_arg = arg;
-	wc->wc_ev = evtimer_new(bufferevent_get_base(c->c_bev), ws_ev_cb, wc);
-	if (wc->wc_ev == NULL)
-		fatalx("ws: cannot create a timer");
+	wc->wc_base = bufferevent_get_base(c->c_bev);
 	conn_takeover(c, &ws_proto, wc);
 	return (wc);
+}
+
+/* The connection's one timer, made on first use (idle ones never need it). */
+static struct event *
+ws_ev(struct ws_conn *wc)
+{
+	if (wc->wc_ev == NULL &&
+	    (wc->wc_ev = evtimer_new(wc->wc_base, ws_ev_cb, wc)) == NULL)
+		fatalx("ws: cannot create a timer");
+	return (wc->wc_ev);
+}
+
+static void
+ws_ev_del(struct ws_conn *wc)
+{
+	if (wc->wc_ev != NULL)
+		evtimer_del(wc->wc_ev);
 }
 
 void
@@ -166,11 +183,12 @@ ws_free(struct ws_conn *wc)
 	/* The read loop still uses wc: it frees it on its way out. */
 	if (wc->wc_reading) {
 		wc->wc_zombie = 1;
-		evtimer_del(wc->wc_ev);
+		ws_ev_del(wc);
 		return;
 	}
 	ws_parser_free(&wc->wc_parser);
-	event_free(wc->wc_ev);
+	if (wc->wc_ev != NULL)
+		event_free(wc->wc_ev);
 	free(wc);
 }
 
@@ -187,7 +205,7 @@ ws_die(struct ws_conn *wc, const char *reason)
 		return;
 	wc->wc_state = WS_DEAD;
 	wc->wc_reason = reason;
-	evtimer_add(wc->wc_ev, &tv);
+	evtimer_add(ws_ev(wc), &tv);
 }
 
 /* Send a close frame and end the connection once it is written. */
@@ -267,7 +285,7 @@ ws_read_cb(struct conn *c, void *arg)
 				/* Our close was answered: done. */
 				conn_close_after_write(c);
 				wc->wc_conn = NULL;
-				evtimer_del(wc->wc_ev);
+				ws_ev_del(wc);
 				ws_free(wc);
 				return;
 			}
@@ -295,7 +313,7 @@ ws_closed_cb(struct conn *c, void *arg)
 	(void)c;
 	wc->wc_conn = NULL;
 	if (wc->wc_state == WS_CLOSING) {
-		evtimer_del(wc->wc_ev);
+		ws_ev_del(wc);
 		ws_free(wc);
 		return;
 	}
@@ -368,7 +386,7 @@ ws_close(struct ws_conn *wc, int code, const char *reason)
 
 	if (wc->wc_state == WS_DEAD) {
 		/* wh_closed is pending: the owner asked first, so cancel it. */
-		evtimer_del(wc->wc_ev);
+		ws_ev_del(wc);
 		if (wc->wc_conn != NULL)
 			conn_abort(wc->wc_conn);
 		ws_free(wc);
@@ -380,13 +398,13 @@ ws_close(struct ws_conn *wc, int code, const char *reason)
 	}
 	ws_close_append(conn_output(wc->wc_conn), code, reason);
 	wc->wc_state = WS_CLOSING;
-	evtimer_add(wc->wc_ev, &tv);
+	evtimer_add(ws_ev(wc), &tv);
 }
 
 void
 ws_abort(struct ws_conn *wc)
 {
-	evtimer_del(wc->wc_ev);
+	ws_ev_del(wc);
 	if (wc->wc_conn != NULL)
 		conn_abort(wc->wc_conn);
 	ws_free(wc);
