@@ -112,6 +112,7 @@ struct eio_session {
 	struct nsp_client	*es_client;
 	struct sio_packet	 es_pending;	/* waiting for attachments */
 	int			 es_has_pending;
+	size_t			 es_pending_bytes;	/* its attachments so far */
 	char			*es_origin;	/* allowed Origin for CORS, or NULL */
 };
 
@@ -880,6 +881,17 @@ es_message(struct eio_session *es, int binary, const void *data, size_t len)
 			es_shutdown(es, "parse error");
 			return;
 		}
+		/*
+		 * A packet with all its attachments is bounded like one
+		 * message: 64 attachments of max_payload each would let one
+		 * client hold 64 times that.
+		 */
+		es->es_pending_bytes += len;
+		if (es->es_pending_bytes > es->es_srv->srv_conf->c_max_payload) {
+			log_info("session %s: attachments over max_payload", es->es_sid);
+			es_shutdown(es, "parse error");
+			return;
+		}
 		rc = sio_add_attachment(&es->es_pending, data, len);
 		if (rc == -1) {
 			log_info("session %s: bad attachment", es->es_sid);
@@ -909,6 +921,7 @@ es_message(struct eio_session *es, int binary, const void *data, size_t len)
 	if (!sio_complete(&pkt)) {
 		es->es_pending = pkt;
 		es->es_has_pending = 1;
+		es->es_pending_bytes = 0;
 		return;
 	}
 	es_sio_deliver(es, &pkt);

@@ -36,7 +36,7 @@ struct event_base;
 
 #define HANDOFF_BYTES_MAX	(128 * 1024)	/* bytes passed with a connection */
 #define BUS_MSG_MAX		(256u * 1024 * 1024)	/* one bus message */
-#define BUS_QUEUE_MAX		(512u * 1024 * 1024)	/* unsent bytes to one peer */
+#define BUS_QUEUE_MAX		(64u * 1024 * 1024)	/* unsent bytes to one peer */
 
 struct handoff_mesh;
 struct handoff;

@@ -404,8 +404,43 @@ def test_idle_polling():
         r.cleanup()
 
 
+def test_attachments():
+    """A packet's attachments together are bounded by max_payload."""
+    from rawsio import WS_BINARY, ws_frame
+    r = Raind(conf="components %s\nmax_payload 64k\n" % COMPONENTS,
+              workers=1).start()
+    try:
+        ws = sio_client(r.port, ECHO)
+        ph = '{"_placeholder":true,"num":%d}'
+        ws.send_text('452-%s,["echo",%s,%s]' % (ECHO, ph % 0, ph % 1))
+        ws.send_raw(ws_frame(WS_BINARY, b"a" * 40000))
+        ws.send_raw(ws_frame(WS_BINARY, b"b" * 40000))
+        closed = False
+        try:
+            while True:
+                ws.recv_eio(end=time.monotonic() + 5)
+        except (Closed, OSError):
+            closed = True
+        except TimeoutError:
+            closed = False
+        check(closed, "two 40k attachments with max_payload 64k close the "
+              "connection")
+        ok = sio_client(r.port, ECHO)
+        ok.send_text('451-%s,["echo",%s]' % (ECHO, ph % 0))
+        ok.send_raw(ws_frame(WS_BINARY, b"c" * 40000))
+        t, data = ok.wait_packet(ECHO, ("451-",))
+        check(data is not None and data[0] == "echo",
+              "one 40k attachment is echoed (%r)" % (data,))
+        ok.close()
+    except Exception:       # noqa: BLE001 - a failure, with the log
+        unexpected()
+    finally:
+        r.cleanup()
+
+
 TESTS = (test_origins, test_namespaces, test_max_connections, test_emfile,
-         test_idle_disconnect, test_idle_on_max_conn, test_idle_polling)
+         test_idle_disconnect, test_idle_on_max_conn, test_idle_polling,
+         test_attachments)
 
 
 def main():
