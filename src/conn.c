@@ -190,9 +190,12 @@ conn_adopt(struct worker *w, int fd, const void *bytes, size_t len)
 	/* conn_new closes fd itself when it fails. */
 	if ((c = conn_new(w, fd, (struct sockaddr *)&ss, NULL)) == NULL)
 		return;
-	/* A socketpair: a TLS client relayed by the worker that accepted it. */
+	/*
+	 * A socketpair: a TLS client relayed by the worker that accepted
+	 * it, or a request forwarded from another node through Redis.
+	 */
 	if (ss.ss_family == AF_UNIX)
-		snprintf(c->c_peer, sizeof(c->c_peer), "(TLS relay)");
+		snprintf(c->c_peer, sizeof(c->c_peer), "(relayed)");
 	log_debug("%s: handed over with %zu bytes", c->c_peer, len);
 	/*
 	 * A socket bufferevent's input is frozen at its end (only libevent
