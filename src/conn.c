@@ -540,7 +540,7 @@ conn_process(struct conn *c)
 	const struct conf	*conf = c->c_worker->w_conf;
 	struct http_limits	 limits;
 	struct http_request	 req;	/* kilobytes: on the stack only */
-	size_t			 avail, want, headlen;
+	size_t			 avail, want, headlen, pulled;
 	unsigned char		*buf;
 	int			 n, status;
 
@@ -556,6 +556,7 @@ conn_process(struct conn *c)
 		avail = evbuffer_get_length(in);
 		if (avail == 0)
 			return;
+		pulled = 0;	/* bytes req was parsed from in this turn */
 		if (c->c_state == CONN_IDLE)
 			conn_set_state(c, CONN_HEAD);
 		if (c->c_state == CONN_HEAD) {
@@ -563,6 +564,7 @@ conn_process(struct conn *c)
 			want = avail < conf->c_max_header_size + 1 ? avail :
 			    conf->c_max_header_size + 1;
 			buf = evbuffer_pullup(in, (ev_ssize_t)want);
+			pulled = want;
 			n = http_parse_head(&c->c_parser, &limits, (char *)buf,
 			    want, &req, &status);
 			if (n == HTTP_PARSE_ERROR) {
@@ -596,12 +598,19 @@ conn_process(struct conn *c)
 		if (avail < want)
 			return;
 		buf = evbuffer_pullup(in, (ev_ssize_t)want);
-		/* hr_* point into the pulled-up input: reparse in place. */
-		http_parser_init(&c->c_parser);
-		if (http_parse_head(&c->c_parser, &limits, (char *)buf, headlen,
-		    &req, &status) <= 0) {
-			conn_error(c, 500);
-			return;
+		/*
+		 * hr_* point into the pulled-up input.  When the whole request
+		 * was already contiguous for the head's parse (no body, or a
+		 * small one read with it), the pullup moved nothing and req
+		 * stands; otherwise parse the head again where it is now.
+		 */
+		if (want > pulled) {
+			http_parser_init(&c->c_parser);
+			if (http_parse_head(&c->c_parser, &limits, (char *)buf,
+			    headlen, &req, &status) <= 0) {
+				conn_error(c, 500);
+				return;
+			}
 		}
 		conn_dispatch(c, &req, (char *)buf + headlen, want - headlen);
 		evbuffer_drain(in, want);
