@@ -73,14 +73,21 @@ idle_check(struct idle *id)
 	/* Nobody can be idle yet: no need to ask for the load. */
 	if (id->id_reg->nr_nactive == 0)
 		return (0);
+	/*
+	 * RAIN's rule: idle sockets go only when disconnect_idle is on and
+	 * the worker holds at least disconnect_idle_on_max_conn connections.
+	 * With disconnect_idle off nothing is ever taken for idleness.
+	 */
+	if (!conf->c_disconnect_idle)
+		return (0);
 	load = id->id_load(id->id_arg);
-	if (!conf->c_disconnect_idle &&
-	    load <= conf->c_disconnect_idle_on_max_conn)
+	if (load < conf->c_disconnect_idle_on_max_conn)
 		return (0);
 	n = nsp_disconnect_idle(id->id_reg, conf->c_idle_time);
 	if (n > 0)
 		log_info("%zu socket(s) idle for %lld ms disconnected (%zu "
-		    "connections%s)", n, (long long)conf->c_idle_time, load,
-		    conf->c_disconnect_idle ? "" : ", over disconnect_idle_on_max_conn");
+		    "connections, disconnect_idle_on_max_conn %zu)", n,
+		    (long long)conf->c_idle_time, load,
+		    (size_t)conf->c_disconnect_idle_on_max_conn);
 	return (n);
 }

@@ -2,11 +2,13 @@
  * idle.h: RAIN's idle policy for a worker's Socket.IO sockets.
  *
  * Every idle_check_interval the worker looks at its Socket.IO sockets.  A
- * socket whose client sent it nothing (no CONNECT, EVENT or ACK; Engine.IO
- * pings and pongs do not count) for idle_time is idle.  Idle sockets are
- * disconnected when disconnect_idle is yes, or when the worker holds more
- * Engine.IO connections than disconnect_idle_on_max_conn: under load, idle
- * clients make room for active ones.  How a socket is disconnected is
+ * socket that exchanged nothing with its client for idle_time is idle:
+ * neither did the client send it a CONNECT, EVENT or ACK, nor did the
+ * server send it an event, a broadcast or an acknowledgement (Engine.IO
+ * pings and pongs do not count), so a push-only socket is never idle.
+ * As RAIN did, idle sockets are disconnected only when disconnect_idle is
+ * yes AND the worker holds at least disconnect_idle_on_max_conn Engine.IO
+ * connections: under load, idle clients make room for active ones.  How a socket is disconnected is
  * nsp_disconnect_idle's business (nsp.h).
  *
  * Ownership: the checker belongs to whoever made it (the Engine.IO

@@ -39,6 +39,7 @@ static void	nsp_job_run(struct nsp_job *);
 static void	nsp_job_release(struct nsp_job *);
 static void	nsp_socket_pump(struct nsp_socket *);
 static void	nsp_socket_free(struct nsp_socket *);
+static void	nsp_socket_touch(struct nsp_socket *);
 
 void
 nsp_settings_default(struct nsp_settings *ns)
@@ -480,6 +481,8 @@ nsp_socket_send(struct nsp_socket *s, struct nsp_msg *msg)
 	if (!s->ns_connected || c == NULL)
 		return;
 	c->nc_ops->co_send(c->nc_arg, msg);
+	/* What the server sends is activity too (idle.h). */
+	nsp_socket_touch(s);
 }
 
 /* Send a packet without data or with JSON text to one socket. */
@@ -1361,7 +1364,10 @@ nsp_client_closed(struct nsp_client *c, const char *reason)
 	free(c);
 }
 
-/* The client sent s something: it is the most recently active socket now. */
+/*
+ * s exchanged something with its client: it is the most recently active
+ * socket now.
+ */
 static void
 nsp_socket_touch(struct nsp_socket *s)
 {

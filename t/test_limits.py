@@ -10,8 +10,10 @@
 - max_namespaces_per_connection: the namespace beyond the limit gets
   CONNECT_ERROR "too many namespaces"; the others keep working.
 - RAIN's idle policy: idle sockets get a Socket.IO DISCONNECT and their
-  connection closes (disconnect_idle yes, or more Engine.IO connections
-  than disconnect_idle_on_max_conn); active sockets stay.
+  connection closes only when disconnect_idle is yes AND the worker holds
+  at least disconnect_idle_on_max_conn Engine.IO connections (all four
+  combinations); active sockets stay, and so does a socket the server only
+  pushes to.
 
 Clients are raw sockets (t/rawsio.py); waits poll, and the few "nothing
 happens" checks read with a bounded timeout.
@@ -329,7 +331,8 @@ IDLE = "idle_time 1s\nidle_check_interval 200ms\nping_interval 300ms\n"
 
 
 def test_idle_disconnect():
-    r = Raind(conf="components %s\n%sdisconnect_idle yes\n" % (COMPONENTS, IDLE),
+    r = Raind(conf="components %s\n%sdisconnect_idle yes\n"
+              "disconnect_idle_on_max_conn 0\n" % (COMPONENTS, IDLE),
               workers=2).start()
     try:
         t0 = time.monotonic()
@@ -357,19 +360,21 @@ def test_idle_disconnect():
 
 
 def test_idle_on_max_conn():
-    r = Raind(conf="components %s\n%sdisconnect_idle_on_max_conn 2\n" % (
-        COMPONENTS, IDLE), workers=1).start()
+    """disconnect_idle yes, at or above the threshold: idle sockets go."""
+    r = Raind(conf="components %s\n%sdisconnect_idle yes\n"
+              "disconnect_idle_on_max_conn 3\n" % (COMPONENTS, IDLE),
+              workers=1).start()
     try:
         a = sio_client(r.port, ECHO)
         b = sio_client(r.port, ECHO)
         check(stays_connected(a, ECHO, 1.8) and stays_connected(b, ECHO, 0.4),
-              "2 connections, not above disconnect_idle_on_max_conn: idle stays")
+              "yes, 2 connections, below disconnect_idle_on_max_conn 3: idle stays")
         c = sio_client(r.port, ECHO)
         check(expect_server_disconnect(a, ECHO, 3) and
               expect_server_disconnect(b, ECHO, 3),
-              "a 3rd connection: the idle ones are shed")
+              "yes, a 3rd connection reaches the threshold: the idle ones are shed")
         check(stays_connected(c, ECHO, 1.8),
-              "the new one stays: back at the threshold, nothing is shed")
+              "the new one stays: below the threshold again, nothing is shed")
         c.emit(ECHO, "echo", "c")
         check(c.wait_event(ECHO, "echo") == ["c"], "and it still works")
         c.close()
@@ -379,9 +384,69 @@ def test_idle_on_max_conn():
         r.cleanup()
 
 
+def test_idle_off():
+    """disconnect_idle no: nothing is disconnected for idleness, whatever the load."""
+    for maxconn, n, what in ((2, 3, "above"), (100, 1, "below")):
+        r = Raind(conf="components %s\n%sdisconnect_idle no\n"
+                  "disconnect_idle_on_max_conn %d\n" % (COMPONENTS, IDLE, maxconn),
+                  workers=1).start()
+        try:
+            socks = [sio_client(r.port, ECHO) for _ in range(n)]
+            check(stays_connected(socks[0], ECHO, 2.0) and
+                  all(stays_connected(s, ECHO, 0.3) for s in socks[1:]),
+                  "no, %d connection(s), %s disconnect_idle_on_max_conn %d: "
+                  "all stay" % (n, what, maxconn))
+            socks[-1].emit(ECHO, "echo", "still")
+            check(socks[-1].wait_event(ECHO, "echo") == ["still"],
+                  "no, %s the threshold: the idle socket still works" % what)
+            check("idle for" not in r.logtext(), "no, %s: no idle disconnect "
+                  "logged" % what)
+            for s in socks:
+                s.close()
+        except Exception:       # noqa: BLE001 - a failure, with the log
+            unexpected()
+        finally:
+            r.cleanup()
+
+
+def test_idle_push_only():
+    """What the server sends a socket is activity: a push-only socket stays."""
+    r = Raind(conf="components %s\n%sdisconnect_idle yes\n"
+              "disconnect_idle_on_max_conn 0\n" % (COMPONENTS, IDLE),
+              workers=1).start()
+    try:
+        dash = sio_client(r.port, ECHO)
+        quiet = sio_client(r.port, CHAT)
+        pusher = sio_client(r.port, ECHO)
+        stop = threading.Event()
+
+        def push():
+            i = 0
+            while not stop.is_set() and i < 100:
+                pusher.emit(ECHO, "broadcast", i)
+                i += 1
+                stop.wait(0.2)      # the pusher's pace
+        t = threading.Thread(target=push, daemon=True)
+        t.start()
+        check(expect_server_disconnect(quiet, CHAT, 4),
+              "a socket with no traffic either way is still shed")
+        check(stays_connected(dash, ECHO, 2.5),
+              "a socket that only receives broadcasts is not idle")
+        stop.set()
+        t.join(5)
+        check(expect_server_disconnect(dash, ECHO, 4),
+              "once the pushes stop, it goes idle like any other")
+        pusher.close()
+    except Exception:       # noqa: BLE001 - a failure, with the log
+        unexpected()
+    finally:
+        r.cleanup()
+
+
 def test_idle_polling():
     """Over polling, the DISCONNECT and the close ride on the next GETs."""
-    r = Raind(conf="components %s\n%sdisconnect_idle yes\n" % (COMPONENTS, IDLE),
+    r = Raind(conf="components %s\n%sdisconnect_idle yes\n"
+              "disconnect_idle_on_max_conn 0\n" % (COMPONENTS, IDLE),
               workers=1).start()
     try:
         st, _, b = polling(r.port)
@@ -439,7 +504,8 @@ def test_attachments():
 
 
 TESTS = (test_origins, test_namespaces, test_max_connections, test_emfile,
-         test_idle_disconnect, test_idle_on_max_conn, test_idle_polling,
+         test_idle_disconnect, test_idle_on_max_conn, test_idle_off,
+         test_idle_push_only, test_idle_polling,
          test_attachments)
 
 
