@@ -831,14 +831,14 @@ rain_pool_run(struct rain_socket *v, void (*work)(void *), rain_callback_fn done
  */
 
 static int
-handler_session_check(struct rain_socket *v)
+handler_session_check(struct rain_socket *v, int global)
 {
 	static int warned_unavailable;
 	const char *why;
 
 	if (v == NULL)
 		return (-1);
-	if (nsp_session_usable(v->rs_sock, &why))
+	if (nsp_session_usable(v->rs_sock, global, &why))
 		return (0);
 	if (v->rs_sock->ns_nsp->nn_reg->nr_store == NULL) {
 		if (!warned_unavailable) {
@@ -857,7 +857,7 @@ handler_session_get(struct rain_socket *v, int global, const char *key, yajl_val
 
 	if (out != NULL)
 		*out = NULL;
-	if (key == NULL || out == NULL || handler_session_check(v) == -1)
+	if (key == NULL || out == NULL || handler_session_check(v, global) == -1)
 		return (-1);
 	reg = v->rs_sock->ns_nsp->nn_reg;
 	return (reg->nr_store->so_get(reg->nr_store_arg, v->rs_sock, global, key, out));
@@ -871,7 +871,7 @@ handler_session_vset(struct rain_socket *v, int global, const char *key, const c
 	struct json_buf jb;
 	int rc;
 
-	if (key == NULL || handler_session_check(v) == -1)
+	if (key == NULL || handler_session_check(v, global) == -1)
 		return (-1);
 	json_buf_init(&jb);
 	if (handler_vformat(&jb, JSON_FMT_VALUE, fmt, ap) == -1 || jb.jb_nattach > 0) {
@@ -892,7 +892,7 @@ handler_session_remove(struct rain_socket *v, int global, const char *key)
 {
 	const struct nsp_registry *reg;
 
-	if (key == NULL || handler_session_check(v) == -1)
+	if (key == NULL || handler_session_check(v, global) == -1)
 		return (-1);
 	reg = v->rs_sock->ns_nsp->nn_reg;
 	return (reg->nr_store->so_remove(reg->nr_store_arg, v->rs_sock, global, key));
@@ -929,7 +929,7 @@ rain_session_dump(struct rain_socket *v, yajl_val *out)
 
 	if (out != NULL)
 		*out = NULL;
-	if (out == NULL || handler_session_check(v) == -1)
+	if (out == NULL || handler_session_check(v, 0) == -1)
 		return (-1);
 	reg = v->rs_sock->ns_nsp->nn_reg;
 	return (reg->nr_store->so_dump(reg->nr_store_arg, v->rs_sock, 0, out));

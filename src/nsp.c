@@ -589,7 +589,13 @@ nsp_job_prepare(struct nsp_job *job)
 			job->nj_calls[n].ca_view = &s->ns_views[i];
 			job->nj_calls[n++].ca_handle = s->ns_views[i].rs_module->cm_desc->rw_handle;
 		}
-		session = n > 0;
+		/*
+		 * Always with a store: the global session must exist (RAIN's
+		 * rule, checked by the load) and every handle may use it.
+		 */
+		job->nj_session = n > 0 && reg->nr_store != NULL;
+		job->nj_ncalls = n;
+		return;
 	} else if (job->nj_kind == NSP_JOB_EVENT) {
 		for (i = 0; i < s->ns_nviews; i++)
 			for (j = 0; j < s->ns_views[i].rs_nlisteners; j++)
@@ -605,7 +611,9 @@ nsp_job_prepare(struct nsp_job *job)
 				job->nj_calls[n].ca_view = v;
 				job->nj_calls[n].ca_fn = v->rs_listeners[j].hl_fn;
 				job->nj_calls[n++].ca_flags = v->rs_listeners[j].hl_flags;
-				if (!(v->rs_listeners[j].hl_flags & RAIN_NO_SESSION))
+				if (comp != NULL && comp->c_use_session ?
+				    !(v->rs_listeners[j].hl_flags & RAIN_NO_SESSION) :
+				    (v->rs_listeners[j].hl_flags & RAIN_GLOBAL_SESSION))
 					session = 1;
 			}
 		}
@@ -617,8 +625,7 @@ nsp_job_prepare(struct nsp_job *job)
 		}
 	}
 	job->nj_ncalls = n;
-	job->nj_session = session && reg->nr_store != NULL && comp != NULL &&
-	    comp->c_use_session;
+	job->nj_session = session && reg->nr_store != NULL && comp != NULL;
 }
 
 static void
@@ -941,7 +948,13 @@ nsp_stage_done(struct nsp_job *job, const char *error)
 }
 
 int
-nsp_session_usable(struct nsp_socket *s, const char **why)
+nsp_job_connecting(const struct nsp_job *job)
+{
+	return (job->nj_kind == NSP_JOB_CONNECT);
+}
+
+int
+nsp_session_usable(struct nsp_socket *s, int global, const char **why)
 {
 	const struct nsp_registry *reg = s->ns_nsp->nn_reg;
 	const struct component *comp = s->ns_nsp->nn_comp;
@@ -951,14 +964,16 @@ nsp_session_usable(struct nsp_socket *s, const char **why)
 		*why = NSP_SESSIONS_UNAVAILABLE;
 		return (0);
 	}
-	if (comp == NULL || !comp->c_use_session) {
+	if (comp == NULL || (!comp->c_use_session && !global)) {
 		*why = "the component does not use sessions (useSession)";
 		return (0);
 	}
 	job = TAILQ_FIRST(&s->ns_queue);
 	if (job == NULL || !job->nj_session ||
 	    (job->nj_state != NSP_JOB_RUN && job->nj_state != NSP_JOB_WAIT)) {
-		*why = "no session is loaded outside a listener";
+		*why = comp->c_use_session ? "no session is loaded outside a listener" :
+		    "the global session is loaded only for handle and for listeners "
+		    "registered with RAIN_GLOBAL_SESSION";
 		return (0);
 	}
 	if (job->nj_cur_flags & RAIN_NO_SESSION) {

@@ -327,6 +327,8 @@ struct nsp_job		*nsp_socket_current_job(struct nsp_socket *);
 void			 nsp_stage_done(struct nsp_job *, const char *error);
 struct nsp_socket	*nsp_job_socket(struct nsp_job *);
 /* Is a session loaded for the job now running on s, with session use allowed? */
-int			 nsp_session_usable(struct nsp_socket *, const char **why);
+int			 nsp_session_usable(struct nsp_socket *, int global, const char **why);
+/* Is the job a namespace CONNECT (the handle functions)? */
+int			 nsp_job_connecting(const struct nsp_job *);
 
 #endif

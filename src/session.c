@@ -91,6 +91,7 @@ struct session_state {
 	size_t			 ss_ngarbage;
 	size_t			 ss_garbage_cap;
 	int64_t			 ss_refreshed;	/* ms of the last expiry refresh */
+	int			 ss_global_missing; /* the last load found no global hash */
 	struct session_req	*ss_req;	/* load or save in flight */
 };
 
@@ -112,6 +113,7 @@ struct session_req {
 	struct session_part	 sr_parts[2];
 	int			 sr_pending;	/* replies awaited */
 	int			 sr_eval;	/* the save fell back to EVAL */
+	int			 sr_connect;	/* a load for a namespace CONNECT */
 	char			*sr_err;
 };
 
@@ -524,6 +526,18 @@ session_req_done(struct session_req *sr)
 	char		*err = sr->sr_err;
 	int		 live = sr->sr_store != NULL && sr->sr_state != NULL;
 
+	/*
+	 * RAIN's rule: a validly signed cookie is not enough, its global
+	 * session must exist; with session_create yes raind starts it.
+	 */
+	if (live && err == NULL && sr->sr_connect &&
+	    sr->sr_state->ss_global_missing &&
+	    !sr->sr_store->st_conf->c_session_create) {
+		log_info("session %.8s...: no global session in redis: "
+		    "unauthorized", sr->sr_state->ss_keys[SESSION_GLOBAL] +
+		    strlen(sr->sr_store->st_conf->c_redis_prefix) + 2);
+		err = xstrdup(SESSION_ERR_UNAUTHORIZED);
+	}
 	if (sr->sr_store != NULL)
 		LIST_REMOVE(sr, sr_entry);
 	if (sr->sr_state != NULL) {
@@ -545,6 +559,9 @@ session_load_cb(void *arg, struct redisReply *reply, const char *err)
 	const char		*why;
 
 	if (sr->sr_state != NULL) {
+		if (sp->sp_global && err == NULL &&
+		    reply->type == REDIS_REPLY_ARRAY)
+			sr->sr_state->ss_global_missing = reply->elements == 0;
 		if (err != NULL)
 			session_req_error(sr, err);
 		else if (session_state_load(sr->sr_state, sp->sp_global, reply,
@@ -617,8 +634,10 @@ session_authorize(void *arg, struct nsp_client *c, struct nsp_socket *s,
 		return (-1);
 	}
 	session_state_free(s->ns_session);
+	/* Every component has the global session; useSession adds its own. */
 	s->ns_session = session_state_new(st->st_conf->c_redis_prefix,
-	    c->nc_session_id, comp != NULL ? comp->c_id : NULL);
+	    c->nc_session_id, comp != NULL && comp->c_use_session ?
+	    comp->c_id : NULL);
 	return (0);
 }
 
@@ -630,18 +649,23 @@ session_load(void *arg, struct nsp_socket *s, struct nsp_job *job)
 	struct session_req	*sr;
 	const char		*argv[2];
 	size_t			 argvlen[2];
-	int			 i;
+	int			 i, n;
 
-	if (ss == NULL || ss->ss_keys[SESSION_COMPONENT] == NULL) {
+	if (ss == NULL) {
 		nsp_stage_done(job, SESSION_ERR_UNAVAILABLE ": no session");
 		return;
 	}
 	session_state_clear(ss);
-	sr = session_req_new(st, ss, job, 2);
-	/* Both sent at once: one round trip. */
+	/*
+	 * A component without useSession has only the global session: one
+	 * HGETALL.  Otherwise both are sent at once: one round trip.
+	 */
+	n = ss->ss_keys[SESSION_COMPONENT] != NULL ? 2 : 1;
+	sr = session_req_new(st, ss, job, n);
+	sr->sr_connect = nsp_job_connecting(job);
 	argv[0] = "HGETALL";
 	argvlen[0] = strlen(argv[0]);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < n; i++) {
 		argv[1] = ss->ss_keys[sr->sr_parts[i].sp_global ? SESSION_GLOBAL :
 		    SESSION_COMPONENT];
 		argvlen[1] = strlen(argv[1]);

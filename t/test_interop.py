@@ -46,7 +46,10 @@ def main():
         os.write(fd, os.urandom(24).hex().encode() + b"\n")
         os.close(fd)
         os.chmod(secret, 0o600)
-        extra = "redis %s\ncookie_secret_file %s\n" % (redis.address, secret)
+        # Each client signs a cookie for a fresh session id that no web
+        # application made: session_create yes lets raind start them.
+        extra = ("redis %s\ncookie_secret_file %s\nsession_create yes\n" %
+                 (redis.address, secret))
     conf = ("components %s\nping_interval 500ms\nping_timeout 400ms\n"
             "handler_timeout %dms\n%s" % (COMPONENTS, HANDLER_TIMEOUT_MS, extra))
     r = Raind(conf=conf, workers=4)

@@ -254,6 +254,14 @@ nsp_stage_done(struct nsp_job *job, const char *error)
 	cr_assert_fail("nsp_stage_done called");
 }
 
+int
+nsp_job_connecting(const struct nsp_job *job)
+{
+	(void)job;
+	cr_assert_fail("nsp_job_connecting called");
+	return (0);
+}
+
 void
 nsp_registry_set_store(struct nsp_registry *reg, const struct nsp_store_ops *ops,
     void *arg)

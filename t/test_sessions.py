@@ -5,9 +5,13 @@ the echo component (useSession).  Clients speak Engine.IO polling over
 raw HTTP, so a test can choose its cookie, see every header, and tell
 which worker owns a session (the slot is sid[4], base64url).
 
-- session_create no: a client without a cookie, or with a tampered one,
-  is refused with CONNECT_ERROR {"message":"unauthorized"}; a cookie
-  signed here with hmac/hashlib (an independent signer) is accepted.
+- session_create no: a client without a cookie, with a tampered one, or
+  with a well-signed one whose global session does not exist in Redis, is
+  refused with CONNECT_ERROR {"message":"unauthorized"}; a cookie signed
+  here with hmac/hashlib (an independent signer) for a session that
+  exists is accepted.
+- A component without useSession uses the global session (handle and
+  RAIN_GLOBAL_SESSION listeners); another component sees its writes.
 - A value set over one connection is read over another connection owned
   by another worker.
 - A deferred save is acknowledged only once Redis holds the value
@@ -36,7 +40,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import redistest  # noqa: E402
-from raindtest import (COMPONENTS, RAIND, SKIP, Raind, check, done,  # noqa: E402
+from raindtest import (BUILDDIR, COMPONENTS, RAIND, SKIP, Raind, check, done,  # noqa: E402
                        http_request, parse_response, wait_until)
 
 NSP = "/echo/1.0/echo"
@@ -56,6 +60,13 @@ def sign(sid, secret=SECRET):
 
 def new_sid():
     return os.urandom(16).hex()
+
+
+def app_session(redis, sid=None):
+    """A session as the web application makes it: its global hash exists."""
+    sid = sid or new_sid()
+    redis.cli("HSET", "%ss:%s" % (PREFIX, sid), "created", "1")
+    return sid
 
 
 class Poller:
@@ -181,6 +192,11 @@ def test_refused_and_accepted(r, redis):
     other = sign(sid, b"another secret")
     check(Poller(r.port, other).connect() == {"message": "unauthorized"},
           "cookie of another secret: CONNECT_ERROR unauthorized")
+    check(Poller(r.port, good).connect() == {"message": "unauthorized"},
+          "signed cookie, no global session in redis: CONNECT_ERROR unauthorized")
+    check("no global session in redis" in r.logtext(),
+          "the refusal of a missing session is logged")
+    app_session(redis, sid)
     raw = urllib.parse.unquote(good)
     p = Poller(r.port, raw)
     check(p.connect() is True, "raw (not URL-encoded) cookie accepted")
@@ -196,7 +212,7 @@ def test_refused_and_accepted(r, redis):
 
 
 def test_other_worker(r, redis):
-    sid = new_sid()
+    sid = app_session(redis)
     a, b = pollers_on_two_workers(r.port, sign(sid))
     check(a.connect() is True and b.connect() is True,
           "two connections on workers %d and %d" % (a.slot, b.slot))
@@ -209,7 +225,7 @@ def test_other_worker(r, redis):
 
 
 def test_deferred_save(r, redis):
-    sid = new_sid()
+    sid = app_session(redis)
     p = Poller(r.port, sign(sid))
     check(p.connect() is True, "connected")
     key = "%ss:%s:echo" % (PREFIX, sid)
@@ -225,7 +241,7 @@ def test_deferred_save(r, redis):
 
 
 def test_concurrent_keys(r, redis):
-    sid = new_sid()
+    sid = app_session(redis)
     a, b = pollers_on_two_workers(r.port, sign(sid))
     check(a.connect() is True and b.connect() is True, "two workers connected")
     # a loads, waits 500 ms, saves "value"; b saves "kb" in between.
@@ -263,7 +279,7 @@ def test_concurrent_keys(r, redis):
 
 def test_redis_outage(r, redis):
     pids = r.worker_pids()
-    sid = new_sid()
+    sid = app_session(redis)
     p = Poller(r.port, sign(sid))
     check(p.connect() is True, "connected before the outage")
     check(p.call("session-set", 1) == [True], "set before the outage")
@@ -283,6 +299,9 @@ def test_redis_outage(r, redis):
         "session store unavailable"),
         "redis down: the namespace CONNECT is refused with the reason (%r)" % refused)
     redis.start()
+    # The restarted redis-server kept nothing (no persistence here): the
+    # application makes the user's session again, as after a log-in.
+    app_session(redis, sid)
 
     def works():
         return p.call("session-set", 3) == [True]
@@ -340,6 +359,10 @@ def test_session_create(redis, d):
         check(q.set_cookie is None, "a valid cookie gets no new one")
         check(q.connect() is True and q.call("session-get") == ["mine"],
               "the cookie names the same session later")
+        fresh = Poller(r.port, sign(new_sid()), cookie_name="app.sid")
+        check(fresh.connect() is True and fresh.call("session-get") == [None],
+              "session_create yes: a signed cookie of a session redis does not "
+              "hold starts an empty one")
 
         # The websocket handshake: 101 with Set-Cookie.
         key = base64.b64encode(os.urandom(16)).decode()
@@ -360,6 +383,59 @@ def test_session_create(redis, d):
         check(lines[0].startswith("HTTP/1.1 101") and len(cookies) == 1 and
               "app.sid=" in cookies[0] and "HttpOnly" in cookies[0],
               "websocket 101: Set-Cookie (%r)" % cookies)
+    finally:
+        r.cleanup()
+
+
+GNSP = "/gs/1.0/g"
+
+
+def test_global_session(redis, d):
+    """A component without useSession has the user's global session."""
+    secret = write_secret(d)
+    tree = os.path.join(BUILDDIR, "t", "components-trees", "global")
+    conf = ("components %s\nredis %s\ncookie_secret_file %s\n"
+            "redis_timeout 500ms\nhandler_timeout 3s\n" %
+            (tree, redis.address, secret))
+    r = Raind(conf=conf, workers=2).start()
+    try:
+        sid = app_session(redis)
+        gkey = "%ss:%s" % (PREFIX, sid)
+        redis.cli("HSET", gkey, "user", '"ann"')
+        p = Poller(r.port, sign(sid))
+        check(p.connect(GNSP) is True, "a component without useSession connects")
+        hello = json.loads(p.wait_packet(("42%s," % GNSP,))[len(GNSP) + 3:])
+        check(hello == ["hello", 1], "handle read and wrote the global session (%r)"
+              % hello)
+        check(redis.cli("HGET", gkey, "visits") == "1",
+              "handle's global write is saved to redis")
+        check(p.call("gget", "user", nsp=GNSP) == [None, "ann"],
+              "a RAIN_GLOBAL_SESSION listener reads what the application stored")
+        check(p.call("gset", "theme", {"dark": True}, nsp=GNSP) == [None, True],
+              "and writes")
+        check(json.loads(redis.cli("HGET", gkey, "theme")) == {"dark": True},
+              "the write is in the global hash in redis after the ack")
+        check(redis.cli("EXISTS", "%s:gs" % gkey) == "0",
+              "no component hash for a component without useSession")
+        redis.cli("HSET", gkey, "user", '"bob"')
+        check(p.call("gget", "user", nsp=GNSP) == [None, "bob"],
+              "each such listener sees the current global session")
+        plain = p.call("plain", "user", nsp=GNSP)
+        check(len(plain) == 1 and plain[0].get("message") ==
+              "global session unavailable",
+              "a listener without RAIN_GLOBAL_SESSION has no session loaded (%r)"
+              % plain)
+        cget = p.call("cget", nsp=GNSP)
+        check(len(cget) == 1 and cget[0].get("message") == "no component session",
+              "without useSession there is no component session (%r)" % cget)
+        q = Poller(r.port, sign(sid))
+        check(q.connect(GNSP) is True, "a second connection")
+        hello = json.loads(q.wait_packet(("42%s," % GNSP,))[len(GNSP) + 3:])
+        check(hello == ["hello", 2], "sees the count the first one saved (%r)"
+              % hello)
+        missing = Poller(r.port, sign(new_sid()))
+        check(missing.connect(GNSP) == {"message": "unauthorized"},
+              "no global session: unauthorized here too")
     finally:
         r.cleanup()
 
@@ -407,6 +483,7 @@ def main():
         r.cleanup()
         r = None
         test_session_create(redis, redis.dir)
+        test_global_session(redis, redis.dir)
         test_check_config(redis, redis.dir)
     finally:
         if r is not None:

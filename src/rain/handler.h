@@ -102,6 +102,8 @@ struct event_base;
 
 /* Flags of rain_on_flags. */
 #define RAIN_NO_SESSION		0x01	/* skip the session load and save */
+/* In a component without useSession: load and save the global session. */
+#define RAIN_GLOBAL_SESSION	0x02
 
 /* Flags of rain_emit_to. */
 #define RAIN_TO_OTHERS		0x01	/* leave out the emitting socket */

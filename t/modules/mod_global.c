@@ -1,0 +1,65 @@
+/*
+ * mod_global: a test module (channel "g") of a component without
+ * useSession that uses the user's global session, as RAIN gave
+ * socket.globalSession to every component.
+ *
+ * handle counts the connects in the global key "visits" and greets with
+ * the count; "gget" and "gset" read and write a global key (registered
+ * with RAIN_GLOBAL_SESSION); "plain" tries the same without the flag and
+ * must be refused; "cget" tries the component session, which a component
+ * without useSession does not have.
+ */
+#include <stddef.h>
+
+#include <rain/handler.h>
+
+static int
+on_gget(struct rain_socket *s, struct rain_event *ev)
+{
+	const char	*key = rain_event_string(ev, 0, NULL);
+	yajl_val	 v;
+
+	if (key == NULL || rain_global_session_get(s, key, &v) == -1)
+		return (rain_error(ev, "global session unavailable"));
+	return (rain_reply(ev, "%v", v) == 0 ? RAIN_DONE : RAIN_ERROR);
+}
+
+static int
+on_gset(struct rain_socket *s, struct rain_event *ev)
+{
+	const char *key = rain_event_string(ev, 0, NULL);
+
+	if (key == NULL || rain_global_session_set(s, key, "%a", ev, 1) == -1)
+		return (rain_error(ev, "global session unavailable"));
+	return (rain_reply(ev, "%b", 1) == 0 ? RAIN_DONE : RAIN_ERROR);
+}
+
+static int
+on_cget(struct rain_socket *s, struct rain_event *ev)
+{
+	yajl_val v;
+
+	if (rain_session_get(s, "x", &v) == -1)
+		return (rain_error(ev, "no component session"));
+	return (rain_reply(ev, "%v", v) == 0 ? RAIN_DONE : RAIN_ERROR);
+}
+
+static int
+handle(struct rain_socket *s)
+{
+	yajl_val	 v;
+	long long	 visits = 0;
+
+	if (rain_global_session_get(s, "visits", &v) == 0 && YAJL_IS_INTEGER(v))
+		visits = YAJL_GET_INTEGER(v);
+	visits++;
+	rain_global_session_set(s, "visits", "%lld", visits);
+	rain_emit(s, "hello", "%lld", visits);
+	rain_on_flags(s, "gget", on_gget, RAIN_GLOBAL_SESSION);
+	rain_on_flags(s, "gset", on_gset, RAIN_GLOBAL_SESSION);
+	rain_on(s, "plain", on_gget);
+	rain_on_flags(s, "cget", on_cget, RAIN_GLOBAL_SESSION);
+	return (RAIN_DONE);
+}
+
+RAIN_WEBSOCKET("g", handle);
