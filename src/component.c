@@ -32,8 +32,32 @@ struct component_paths {
 	size_t	  cp_n;
 };
 
+static void	component_problem(struct component_set *, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
 static int	component_err(char *, size_t, const char *, ...)
 		    __attribute__((format(printf, 3, 4)));
+
+/* Something of the set is skipped: warn, with path and reason, and keep the text. */
+static void
+component_problem(struct component_set *set, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatalx("component: out of memory");
+	va_end(ap);
+	log_warnx("%s", msg);
+	set->cs_nproblems_all++;
+	if (set->cs_nproblems >= COMPONENT_PROBLEMS_MAX) {
+		free(msg);
+		return;
+	}
+	set->cs_problems = xreallocarray(set->cs_problems, set->cs_nproblems + 1,
+	    sizeof(*set->cs_problems));
+	set->cs_problems[set->cs_nproblems++] = msg;
+}
 
 static int
 component_err(char *err, size_t errlen, const char *fmt, ...)
@@ -417,47 +441,48 @@ component_load(struct component_set *set, struct component *c, const char *path)
 	void *dl;
 
 	if (set->cs_nmodules >= COMPONENT_MODULES_MAX) {
-		log_warnx("refusing module %s: more than %d modules", path,
+		component_problem(set, "refusing module %s: more than %d modules", path,
 		    COMPONENT_MODULES_MAX);
 		set->cs_refused++;
 		return;
 	}
 	if ((dl = dlopen(path, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 		why = dlerror();
-		log_warnx("refusing module %s: %s", path, why != NULL ? why : "dlopen failed");
+		component_problem(set, "refusing module %s: %s", path,
+		    why != NULL ? why : "dlopen failed");
 		set->cs_refused++;
 		return;
 	}
 	dlerror();
 	desc = dlsym(dl, RAIN_WEBSOCKET_SYMBOL);
 	if (desc == NULL) {
-		log_warnx("refusing module %s: no descriptor %s (RAIN_WEBSOCKET missing?)",
-		    path, RAIN_WEBSOCKET_SYMBOL);
+		component_problem(set, "refusing module %s: no descriptor %s "
+		    "(RAIN_WEBSOCKET missing?)", path, RAIN_WEBSOCKET_SYMBOL);
 		goto refuse;
 	}
 	if (desc->rw_magic != RAIN_WEBSOCKET_MAGIC) {
-		log_warnx("refusing module %s: %s is not a RAIN_WEBSOCKET descriptor",
+		component_problem(set, "refusing module %s: %s is not a RAIN_WEBSOCKET descriptor",
 		    path, RAIN_WEBSOCKET_SYMBOL);
 		goto refuse;
 	}
 	if (desc->rw_abi != RAIN_ABI_VERSION) {
-		log_warnx("refusing module %s: built for handler ABI version %u, "
+		component_problem(set, "refusing module %s: built for handler ABI version %u, "
 		    "raind has version %u; rebuild it against this <rain/handler.h>",
 		    path, (unsigned int)desc->rw_abi, RAIN_ABI_VERSION);
 		goto refuse;
 	}
 	if (!component_channel_valid(desc->rw_channel)) {
-		log_warnx("refusing module %s: bad channel (1 to %d printable "
+		component_problem(set, "refusing module %s: bad channel (1 to %d printable "
 		    "characters without space , ? # %% \" \\)", path, COMPONENT_CHANNEL_MAX);
 		goto refuse;
 	}
 	if (desc->rw_handle == NULL) {
-		log_warnx("refusing module %s: no handle function", path);
+		component_problem(set, "refusing module %s: no handle function", path);
 		goto refuse;
 	}
 	if (component_nsp_name(c->c_id, c->c_version, desc->rw_channel, name,
 	    sizeof(name)) == -1) {
-		log_warnx("refusing module %s: namespace too long", path);
+		component_problem(set, "refusing module %s: namespace too long", path);
 		goto refuse;
 	}
 
@@ -533,14 +558,16 @@ component_add(struct component_set *set, const char *dir, char *err, size_t errl
 	}
 	if (component_read(c->c_meta, &buf, &len, err, errlen) == -1 ||
 	    component_meta_parse(buf, len, c->c_meta, c, err, errlen) == -1) {
+		component_problem(set, "%s (component skipped)", err);
+		set->cs_broken++;
 		free(buf);
 		component_free(c);
-		return (-1);
+		return (0);
 	}
 	free(buf);
 
 	if ((other = component_find_in(set, c->c_id, c->c_version)) != NULL) {
-		log_warnx("%s: component %s %s ignored: already defined by %s",
+		component_problem(set, "%s: component %s %s ignored: already defined by %s",
 		    c->c_meta, c->c_id, c->c_version, other->c_meta);
 		set->cs_duplicates++;
 		component_free(c);
@@ -629,6 +656,9 @@ component_set_free(struct component_set *set)
 	for (i = 0; i < set->cs_ncomps; i++)
 		component_free(set->cs_comps[i]);
 	free(set->cs_comps);
+	for (i = 0; i < set->cs_nproblems; i++)
+		free(set->cs_problems[i]);
+	free(set->cs_problems);
 	free(set);
 }
 
@@ -645,6 +675,8 @@ component_set_print(const struct component_set *set, FILE *fp, int verbose)
 		fprintf(fp, ", %zu refused", set->cs_refused);
 	if (set->cs_duplicates > 0)
 		fprintf(fp, ", %zu duplicates ignored", set->cs_duplicates);
+	if (set->cs_broken > 0)
+		fprintf(fp, ", %zu broken skipped", set->cs_broken);
 	fputc('\n', fp);
 	if (!verbose)
 		return;

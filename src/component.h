@@ -98,14 +98,24 @@ struct component_set {
 	size_t			  cs_nnsps;
 	size_t			  cs_refused;	/* modules refused (warned) */
 	size_t			  cs_duplicates; /* components ignored (warned) */
+	size_t			  cs_broken;	/* components with a bad meta.json */
+	char			**cs_problems;	/* "path: reason", owned */
+	size_t			  cs_nproblems;	/* kept, at most COMPONENT_PROBLEMS_MAX */
+	size_t			  cs_nproblems_all; /* counted */
 };
+
+/* Problems (skipped components and modules) whose text a set keeps. */
+#define COMPONENT_PROBLEMS_MAX	256
 
 /*
  * Discover the components in dirs and load their modules.  Returns the
- * set, or NULL with err ("<file>: <reason>", for bad JSON with yajl's
- * message and line:column) when a directory cannot be read or a meta.json
- * is invalid.  Duplicates (same id and version) and refused modules are
- * warned about (log_warnx) and skipped.
+ * set, or NULL with err when a directory cannot be read.  As RAIN did,
+ * one broken component does not stop the others: a meta.json that is
+ * invalid ("<file>: <reason>", for bad JSON with yajl's message and
+ * line:column), a duplicate (same id and version) and a refused module
+ * (dlopen failure, no descriptor, another ABI, bad channel) are each
+ * warned about (log_warnx, with the path and the reason), recorded in
+ * cs_problems and skipped.
  */
 struct component_set	*component_discover(const char *const *dirs, size_t ndirs,
 			    char *err, size_t errlen);

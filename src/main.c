@@ -1,7 +1,7 @@
 /*
  * main.c: raind, a real-time server for Socket.IO clients.
  *
- *	raind [-dnvV] [-f file] [-p port-file]
+ *	raind [-dnSvV] [-f file] [-p port-file]
  */
 #include "config.h"
 
@@ -21,7 +21,7 @@
 static void __attribute__((noreturn))
 usage(void)
 {
-	fprintf(stderr, "usage: raind [-dnvV] [-f file] [-p port-file]\n");
+	fprintf(stderr, "usage: raind [-dnSvV] [-f file] [-p port-file]\n");
 	exit(1);
 }
 
@@ -33,9 +33,9 @@ main(int argc, char *argv[])
 	struct component_set	*set;
 	SSL_CTX			*tls;
 	char			 err[CONF_ERR_MAX];
-	int			 ch, check = 0, level;
+	int			 ch, check = 0, strict = 0, level;
 
-	while ((ch = getopt(argc, argv, "df:np:vV")) != -1) {
+	while ((ch = getopt(argc, argv, "df:np:SvV")) != -1) {
 		switch (ch) {
 		case 'd':
 			opts.mo_foreground = 1;
@@ -48,6 +48,9 @@ main(int argc, char *argv[])
 			break;
 		case 'p':
 			opts.mo_port_file = optarg;
+			break;
+		case 'S':
+			strict = 1;
 			break;
 		case 'v':
 			opts.mo_verbose++;
@@ -94,10 +97,29 @@ main(int argc, char *argv[])
 		}
 		if (opts.mo_verbose)
 			component_set_print(set, stdout, opts.mo_verbose);
-		printf("configuration OK\n");
+		/* Each problem was logged to stderr with its path as it was met. */
+		if (strict && set->cs_nproblems_all > 0) {
+			fprintf(stderr, "%zu component problem(s): refused by -S\n",
+			    set->cs_nproblems_all);
+			component_set_free(set);
+			conf_free(conf);
+			return (1);
+		}
+		if (set->cs_nproblems_all > 0)
+			printf("configuration OK, %zu component problem(s) skipped\n",
+			    set->cs_nproblems_all);
+		else
+			printf("configuration OK\n");
 		component_set_free(set);
 		conf_free(conf);
 		return (0);
+	}
+	if (strict && set->cs_nproblems_all > 0) {
+		fprintf(stderr, "%zu component problem(s): refused by -S\n",
+		    set->cs_nproblems_all);
+		component_set_free(set);
+		conf_free(conf);
+		return (1);
 	}
 
 	log_init(opts.mo_foreground, 0);

@@ -279,32 +279,59 @@ Test(component, same_component_in_two_dirs)
 	component_set_free(set);
 }
 
-Test(component, bad_json_names_file_and_position)
+/* The one problem of a tree whose only component is broken: skipped, named. */
+static void
+expect_skipped(const char *name, const char *needle)
 {
+	struct component_set *set;
 	char err[COMPONENT_ERR_MAX];
 
-	cr_expect_null(discover("badjson", err, sizeof(err)));
-	cr_expect(strstr(err, "badjson/x/meta.json:3:") != NULL, "%s", err);
-	cr_expect(strstr(err, "parse error") != NULL, "%s", err);
+	set = discover(name, err, sizeof(err));
+	cr_assert_not_null(set, "%s: a broken component does not fail discovery", name);
+	cr_expect_eq(set->cs_ncomps, 0);
+	cr_expect_eq(set->cs_broken, 1);
+	cr_assert_eq(set->cs_nproblems, 1);
+	cr_expect_eq(set->cs_nproblems_all, 1);
+	cr_expect(strstr(set->cs_problems[0], needle) != NULL, "%s",
+	    set->cs_problems[0]);
+	cr_expect(strstr(set->cs_problems[0], "component skipped") != NULL, "%s",
+	    set->cs_problems[0]);
+	component_set_free(set);
+}
+
+Test(component, bad_json_names_file_and_position)
+{
+	expect_skipped("badjson", "badjson/x/meta.json:3:");
+	expect_skipped("badjson", "parse error");
 }
 
 Test(component, missing_field)
 {
-	char err[COMPONENT_ERR_MAX];
-
-	cr_expect_null(discover("missing", err, sizeof(err)));
-	cr_expect(strstr(err, "missing/x/meta.json: missing field \"version\"") != NULL,
-	    "%s", err);
+	expect_skipped("missing", "missing/x/meta.json: missing field \"version\"");
 }
 
 Test(component, bad_values)
 {
-	char err[COMPONENT_ERR_MAX];
+	expect_skipped("badversion", "\"version\" must be a string X.Y or X.Y.Z");
+	expect_skipped("badtype", "\"useSession\" must be true or false");
+}
 
-	cr_expect_null(discover("badversion", err, sizeof(err)));
-	cr_expect(strstr(err, "\"version\" must be a string X.Y or X.Y.Z") != NULL, "%s", err);
-	cr_expect_null(discover("badtype", err, sizeof(err)));
-	cr_expect(strstr(err, "\"useSession\" must be true or false") != NULL, "%s", err);
+Test(component, broken_among_good)
+{
+	struct component_set *set;
+	const char *dirs[2];
+	char good[PATH_MAX], err[COMPONENT_ERR_MAX];
+
+	/* One folder of good components, one with a broken one: the good stay. */
+	snprintf(good, sizeof(good), "%s", tree("good"));
+	dirs[0] = good;
+	dirs[1] = tree("badjson");
+	set = component_discover(dirs, 2, err, sizeof(err));
+	cr_assert_not_null(set, "%s", err);
+	cr_expect_not_null(component_find(set, "alpha", "1.0"));
+	cr_expect_eq(set->cs_broken, 1);
+	cr_expect(set->cs_nproblems >= 1);
+	component_set_free(set);
 }
 
 Test(component, missing_dir)

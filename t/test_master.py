@@ -9,6 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from raindtest import (COMPONENTS, RAIND, Raind, check, done, get, wait_until)  # noqa: E402
+from rawsio import sio_client  # noqa: E402
 
 
 def test_command_line(r):
@@ -39,8 +40,37 @@ def test_command_line(r):
         f.write("components %s\n" % os.path.dirname(broken))
     p = subprocess.run([RAIND, "-n", "-f", comp], capture_output=True,
                        text=True)
-    check(p.returncode == 1 and os.path.join(broken, "meta.json") in p.stderr,
-          "raind -n names a broken meta.json (%r)" % p.stderr.strip())
+    check(p.returncode == 0 and os.path.join(broken, "meta.json") in p.stderr
+          and "component skipped" in p.stderr and "1 component problem" in p.stdout,
+          "raind -n names a broken meta.json, skips it and exits 0 (%r, %r)" %
+          (p.stdout.strip(), p.stderr.strip()))
+    p = subprocess.run([RAIND, "-n", "-S", "-f", comp], capture_output=True,
+                       text=True)
+    check(p.returncode == 1 and os.path.join(broken, "meta.json") in p.stderr
+          and "refused by -S" in p.stderr,
+          "raind -n -S: the same broken component fails the check (%r)" %
+          p.stderr.strip())
+    # A broken component next to the bundled ones: they are served.
+    with open(comp, "w") as f:
+        f.write("listen 127.0.0.1:0\ncomponents %s\ncomponents %s\n" % (
+            COMPONENTS, os.path.dirname(broken)))
+    p = subprocess.run([RAIND, "-n", "-v", "-f", comp], capture_output=True,
+                       text=True)
+    check(p.returncode == 0 and "/echo/1.0/echo" in p.stdout and
+          "broken skipped" in p.stdout,
+          "raind -n -v: the good components stay beside a broken one")
+    bad = Raind(conf="components %s\ncomponents %s\n" % (
+        COMPONENTS, os.path.dirname(broken)), workers=1).start()
+    try:
+        ws = sio_client(bad.port, "/echo/1.0/echo")
+        ws.emit("/echo/1.0/echo", "echo", "still here")
+        check(ws.wait_event("/echo/1.0/echo", "echo") == ["still here"],
+              "raind starts and serves the good components beside a broken one")
+        check(os.path.join(broken, "meta.json") in bad.logtext(),
+              "the broken one is logged with its path")
+        ws.close()
+    finally:
+        bad.cleanup()
     p = subprocess.run([RAIND, "-x"], capture_output=True, text=True)
     check(p.returncode == 1 and "usage:" in p.stderr,
           "unknown option prints usage and exits 1")
