@@ -191,8 +191,13 @@ static const struct conf_directive conf_directives[] = {
 	    64 * KILOBYTE, GIGABYTE, "16m"),
 	{ .cd_name = "allowed_origins", .cd_type = CONF_T_STRINGS,
 	  .cd_flags = CONF_F_MULTI, CONF_FIELD(c_allowed_origins) },
+	/* Both installed by make install; a missing file is answered 404. */
 	{ .cd_name = "client_script", .cd_type = CONF_T_PATH,
-	  .cd_flags = CONF_F_NONE, CONF_FIELD(c_client_script) },
+	  .cd_flags = CONF_F_NONE, CONF_FIELD(c_client_script),
+	  .cd_default = RAIND_PKGDATADIR "/socket.io.min.js" },
+	{ .cd_name = "rain_script", .cd_type = CONF_T_PATH,
+	  .cd_flags = CONF_F_NONE, CONF_FIELD(c_rain_script),
+	  .cd_default = RAIND_PKGDATADIR "/rain.js" },
 
 	/* Sessions and routing through Redis. */
 	{ .cd_name = "redis", .cd_type = CONF_T_STRING, CONF_FIELD(c_redis),

@@ -93,6 +93,7 @@ struct conf {
 	size_t			 c_max_send_queue;	/* bytes queued per client */
 	struct conf_strings	 c_allowed_origins;	/* empty: same origin */
 	char			*c_client_script;	/* socket.io.min.js, or NULL */
+	char			*c_rain_script;		/* rain.js, or NULL */
 
 	/* Sessions and routing through Redis (redis.h, session.h, cookie.h). */
 	char			*c_redis;	/* "unix:/path" or "host:port"; NULL: none */

@@ -360,6 +360,43 @@ eio_cors(const struct http_header *origin, char *buf, size_t len)
 	return (buf);
 }
 
+/*
+ * Any other answer to an Engine.IO request (polling data, a close, a 400,
+ * 413, 500 or 503): with the CORS headers whenever the request had an
+ * allowed Origin, since a browser that does not get them reports a
+ * "transport error" instead of what the server said.
+ */
+static void
+eio_answer(struct conn *c, int status, const char *ctype,
+    const struct http_header *origin, const char *body, size_t len, int keepalive)
+{
+	char cors[320];
+
+	http_response(conn_output(c), status, ctype,
+	    eio_cors(origin, cors, sizeof(cors)), body, len, keepalive);
+}
+
+/* The allowed Origin of a request, or NULL (none, or not allowed). */
+static const struct http_header *
+eio_cors_origin(const struct eio_server *srv, const struct http_request *req)
+{
+	const struct http_header *origin;
+
+	return (eio_origin_allowed(srv, req, &origin) ? origin : NULL);
+}
+
+/* An answer to the session's waiting GET, with the session's CORS headers. */
+static void
+es_answer_poll(struct eio_session *es, struct conn *c, const char *body, size_t len)
+{
+	struct http_header origin;
+
+	origin.hh_value = es->es_origin;
+	origin.hh_valuelen = es->es_origin != NULL ? strlen(es->es_origin) : 0;
+	eio_answer(c, 200, "text/plain; charset=UTF-8",
+	    es->es_origin != NULL ? &origin : NULL, body, len, es->es_poll_keepalive);
+}
+
 /* The Node server's error answer: 400 with {"code":N,"message":"..."}. */
 static void
 eio_error(struct conn *c, int code, const struct http_header *origin)
@@ -532,9 +569,7 @@ es_close_cb(evutil_socket_t fd, short what, void *arg)
 			conn_abort(c);
 		else {
 			/* The waiting GET carries the close packet. */
-			http_response(conn_output(c), 200,
-			    "text/plain; charset=UTF-8", NULL, "1", 1,
-			    es->es_poll_keepalive);
+			es_answer_poll(es, c, "1", 1);
 			conn_release(c);
 		}
 	}
@@ -1051,9 +1086,7 @@ es_probe_message(void *arg, int binary, const void *data, size_t len)
 			struct conn *c = es->es_poll;
 
 			es->es_poll = NULL;
-			http_response(conn_output(c), 200,
-			    "text/plain; charset=UTF-8", NULL, "6", 1,
-			    es->es_poll_keepalive);
+			es_answer_poll(es, c, "6", 1);
 			conn_release(c);
 		}
 		log_debug("session %s upgraded to websocket", es->es_sid);
@@ -1119,16 +1152,19 @@ es_send_now(struct eio_session *es, struct conn *c)
 }
 
 static void
-es_poll_get(struct eio_session *es, struct conn *c)
+es_poll_get(struct eio_session *es, struct conn *c, const struct http_header *origin)
 {
 	if (es->es_poll != NULL) {
 		/* Two GETs at once: the Node server closes the session. */
 		log_info("session %s: overlapping polls: closed", es->es_sid);
-		http_response(conn_output(c), 400, NULL, NULL, NULL, 0,
-		    conn_keepalive(c));
+		eio_answer(c, 400, NULL, origin, NULL, 0, conn_keepalive(c));
 		es_close(es, "transport error", 0);
 		return;
 	}
+	/* The answer to this GET, whenever it leaves, is for its origin. */
+	free(es->es_origin);
+	es->es_origin = origin != NULL && origin->hh_valuelen <= EIO_ORIGIN_MAX ?
+	    xstrndup(origin->hh_value, origin->hh_valuelen) : NULL;
 	if (es->es_shutdown != NULL) {
 		es_send_now(es, c);
 		return;
@@ -1153,8 +1189,7 @@ es_poll_post(struct eio_session *es, struct conn *c, const struct http_request *
 	if (ctype != NULL && ctype->hh_valuelen >= 24 &&
 	    strncasecmp(ctype->hh_value, "application/octet-stream", 24) == 0) {
 		/* Binary POST bodies are Engine.IO v3; the Node server refuses them. */
-		http_response(conn_output(c), 400, NULL, NULL, NULL, 0,
-		    conn_keepalive(c));
+		eio_answer(c, 400, NULL, origin, NULL, 0, conn_keepalive(c));
 		es_close(es, "transport error", 0);
 		return;
 	}
@@ -1216,7 +1251,7 @@ eio_head(struct eio_server *srv, struct conn *c, const struct http_request *req)
 		/* The body is not read: the connection cannot go on. */
 		log_info("%s: polling POST of %" PRId64 " bytes refused",
 		    c->c_peer, req->hr_content_length);
-		http_response(conn_output(c), 413, "text/plain", NULL, NULL, 0, 0);
+		eio_answer(c, 413, "text/plain", eio_cors_origin(srv, req), NULL, 0, 0);
 		conn_close_after_write(c);
 		return (EIO_HEAD_DONE);
 	}
@@ -1233,7 +1268,7 @@ eio_head(struct eio_server *srv, struct conn *c, const struct http_request *req)
 			log_info("session %s: overlapping POSTs: closed", es->es_sid);
 			conn_abort(es->es_post);
 			es->es_post = NULL;
-			http_response(conn_output(c), 400, NULL, NULL, NULL, 0, 0);
+			eio_answer(c, 400, NULL, eio_cors_origin(srv, req), NULL, 0, 0);
 			conn_close_after_write(c);
 			es_close(es, "transport error", 0);
 			return (EIO_HEAD_DONE);
@@ -1251,7 +1286,7 @@ eio_head(struct eio_server *srv, struct conn *c, const struct http_request *req)
 	if (conn_handoff(c, slot) == 0)
 		return (EIO_HEAD_DONE);
 	log_warnx("%s: cannot hand over to slot %d", c->c_peer, slot);
-	http_response(conn_output(c), 503, "text/plain", NULL, NULL, 0, 0);
+	eio_answer(c, 503, "text/plain", eio_cors_origin(srv, req), NULL, 0, 0);
 	conn_close_after_write(c);
 	return (EIO_HEAD_DONE);
 }
@@ -1410,13 +1445,12 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 			return;
 		}
 		if (req->hr_method == HTTP_METHOD_GET)
-			es_poll_get(es, c);
+			es_poll_get(es, c, origin);
 		else if (req->hr_method == HTTP_METHOD_POST)
 			es_poll_post(es, c, req, body, len, origin);
 		else {
 			/* As the Node server: 500, and the session goes on. */
-			http_response(conn_output(c), 500, NULL, NULL, NULL, 0,
-			    conn_keepalive(c));
+			eio_answer(c, 500, NULL, origin, NULL, 0, conn_keepalive(c));
 		}
 		return;
 	}
@@ -1443,8 +1477,8 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 		if (upgrade)
 			eio_upgrade_error(c, 503, NULL, "Service Unavailable");
 		else
-			http_response(conn_output(c), 503, "text/plain", NULL, NULL,
-			    0, conn_keepalive(c));
+			eio_answer(c, 503, "text/plain", origin, NULL, 0,
+			    conn_keepalive(c));
 		return;
 	}
 	if (websocket) {

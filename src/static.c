@@ -58,6 +58,8 @@ struct static_ctx {
 	char		*sc_eio_path;		/* "/socket.io/" */
 	size_t		 sc_eio_path_len;
 	char		*sc_client_script;	/* the bundle, or NULL */
+	char		*sc_rain_script;	/* rain.js, or NULL */
+	int		 sc_rain_warned;
 	char		*sc_client_map;		/* its source map, or NULL */
 	int		 sc_client_warned;	/* the bundle's absence was logged */
 };
@@ -99,7 +101,7 @@ static const struct static_type static_types[] = {
 
 struct static_ctx *
 static_new(const struct component_set *set, const char *eio_path,
-    const char *client_script)
+    const char *client_script, const char *rain_script)
 {
 	struct static_ctx *sc;
 
@@ -112,6 +114,8 @@ static_new(const struct component_set *set, const char *eio_path,
 		xasprintf(&sc->sc_client_map, "%s%s", client_script,
 		    STATIC_CLIENT_MAP_SUFFIX);
 	}
+	if (rain_script != NULL)
+		sc->sc_rain_script = xstrdup(rain_script);
 	return (sc);
 }
 
@@ -122,6 +126,7 @@ static_free(struct static_ctx *sc)
 		return;
 	free(sc->sc_eio_path);
 	free(sc->sc_client_script);
+	free(sc->sc_rain_script);
 	free(sc->sc_client_map);
 	free(sc);
 }
@@ -515,6 +520,9 @@ static_file(const struct http_request *req, struct evbuffer *out,
 	return (static_send(req, out, keepalive, fd, &st, static_type(resolved)));
 }
 
+static int	static_operator_file(const struct http_request *, struct evbuffer *,
+		    int, const char *, const char *, const char *, int *);
+
 /* The client bundle and its source map under the Engine.IO endpoint. */
 static int
 static_client(struct static_ctx *sc, const struct http_request *req,
@@ -525,8 +533,6 @@ static_client(struct static_ctx *sc, const struct http_request *req,
 	const char		*name = req->hr_path + sc->sc_eio_path_len;
 	const char		*file, *ctype;
 	size_t			 len = req->hr_path_len - sc->sc_eio_path_len;
-	struct stat		 st;
-	int			 fd;
 
 	if (sc->sc_client_script == NULL)
 		return (0);
@@ -538,26 +544,40 @@ static_client(struct static_ctx *sc, const struct http_request *req,
 		ctype = STATIC_TYPE_MAP;
 	} else
 		return (0);
+	return (static_operator_file(req, out, keepalive, file, ctype,
+	    file == sc->sc_client_script ? "client_script" : NULL,
+	    &sc->sc_client_warned));
+}
+
+/*
+ * A file the operator names (the client bundle, its map, rain.js):
+ * symlinks (npm's, pnpm's) are followed.  Its absence is the operator's
+ * to fix, said once per worker rather than once per request (directive
+ * NULL: say nothing, as for a missing source map).
+ */
+static int
+static_operator_file(const struct http_request *req, struct evbuffer *out,
+    int keepalive, const char *file, const char *ctype, const char *directive,
+    int *warned)
+{
+	struct stat	 st;
+	int		 fd;
+
 	if (req->hr_method != HTTP_METHOD_GET &&
 	    req->hr_method != HTTP_METHOD_HEAD)
 		return (static_answer(req, out, 405, STATIC_ALLOW, keepalive));
-	/*
-	 * The operator's file: symlinks (npm's, pnpm's) are followed.  Its
-	 * absence is the operator's to fix, said once per worker rather than
-	 * once per request; a missing source map is normal.
-	 */
 	if ((fd = static_open(file, 0, &st)) == -1) {
-		if (file == sc->sc_client_script && !sc->sc_client_warned) {
-			log_warn("client_script %s", file);
-			sc->sc_client_warned = 1;
+		if (directive != NULL && !*warned) {
+			log_warn("%s %s", directive, file);
+			*warned = 1;
 		}
 		return (static_not_found(req, out, keepalive, "no such file"));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		if (file == sc->sc_client_script && !sc->sc_client_warned) {
-			log_warnx("client_script %s: not a regular file", file);
-			sc->sc_client_warned = 1;
+		if (directive != NULL && !*warned) {
+			log_warnx("%s %s: not a regular file", directive, file);
+			*warned = 1;
 		}
 		return (static_not_found(req, out, keepalive, "not a regular file"));
 	}
@@ -579,6 +599,12 @@ static_serve(struct static_ctx *sc, const struct http_request *req,
 	if (req->hr_path_len >= sc->sc_eio_path_len &&
 	    memcmp(p, sc->sc_eio_path, sc->sc_eio_path_len) == 0)
 		return (static_client(sc, req, out, keepalive));
+	if (sc->sc_rain_script != NULL &&
+	    req->hr_path_len == strlen(STATIC_RAIN_PATH) &&
+	    memcmp(p, STATIC_RAIN_PATH, req->hr_path_len) == 0)
+		return (static_operator_file(req, out, keepalive,
+		    sc->sc_rain_script, STATIC_TYPE_CLIENT, "rain_script",
+		    &sc->sc_rain_warned));
 
 	/* /<id>/<version>: both must decode cleanly and name a component. */
 	if (sc->sc_set == NULL || p == end || *p++ != '/')

@@ -7,6 +7,9 @@
  *	/chat/1.0/app/main.js	-> <chat>/client/app/main.js
  *	/chat/1.0		-> 301 to /chat/1.0/ (relative links need it)
  *
+ * The RAIN client helper named by the directive rain_script is served at
+ * /rain.js (STATIC_RAIN_PATH).
+ *
  * Like the Node server's serveClient, the official client bundle named by
  * the directive client_script is served at <path>socket.io.min.js (path
  * being the Engine.IO endpoint), and its source map, when one lies next
@@ -47,6 +50,8 @@ struct http_request;
 
 /* The file name of the client bundle under the Engine.IO endpoint. */
 #define STATIC_CLIENT_NAME	"socket.io.min.js"
+/* Where rain_script is served. */
+#define STATIC_RAIN_PATH	"/rain.js"
 /* Its source map, looked for next to the client_script file. */
 #define STATIC_CLIENT_MAP_SUFFIX	".map"
 
@@ -55,11 +60,13 @@ struct static_ctx;
 /*
  * set may be NULL (no components); eio_path is the Engine.IO endpoint
  * with both slashes ("/socket.io/"); client_script is the bundle's file,
- * or NULL when the directive is unset (then the bundle's path is not
- * ours and Engine.IO answers it).
+ * or NULL when the directive is "none" (then the bundle's path is not
+ * ours and Engine.IO answers it); rain_script is rain.js, or NULL (then
+ * /rain.js is left to the caller's routing, a 404).
  */
 struct static_ctx	*static_new(const struct component_set *set,
-			    const char *eio_path, const char *client_script);
+			    const char *eio_path, const char *client_script,
+			    const char *rain_script);
 void			 static_free(struct static_ctx *);
 
 /*

@@ -388,7 +388,7 @@ worker_main(const struct worker_args *wa)
 	}
 
 	w.w_static = static_new(wa->wa_components, w.w_conf->c_eio_path,
-	    w.w_conf->c_client_script);
+	    w.w_conf->c_client_script, w.w_conf->c_rain_script);
 	w.w_eio = eio_server_new(&w, wa->wa_node_tag);
 	if (wa->wa_mesh != NULL) {
 		w.w_handoff = handoff_worker_new(wa->wa_mesh, wa->wa_slot,

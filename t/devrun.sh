@@ -55,13 +55,16 @@ fi
 	echo "cookie_secret_file $run/cookie.secret"
 	echo "session_create yes"
 } >> "$run/raind.conf"
-# The official client bundle, when the interop tests' npm modules are there.
-bundle=$builddir/t/interop-modules/node_modules/socket.io-client/dist/socket.io.min.js
+# The browser side from the build tree: the bundle that make fetched and
+# rain.js from the sources (installed, both are found in pkgdatadir).
+bundle=$builddir/client/socket.io.min.js
 if [ -f "$bundle" ]; then
 	echo "client_script $bundle" >> "$run/raind.conf"
 else
-	echo "note: $bundle not found (make check installs it); /socket.io/socket.io.min.js will be 404"
+	echo "note: $bundle was not built (configured without npm?); /socket.io/socket.io.min.js will be 404"
+	echo "client_script none" >> "$run/raind.conf"
 fi
+echo "rain_script $srcdir/client/rain.js" >> "$run/raind.conf"
 
 "$builddir/src/raind" -d -f "$run/raind.conf" -p "$run/ports" &
 raind_pid=$!
@@ -72,4 +75,11 @@ while [ ! -s "$run/ports" ] && [ $i -lt 100 ]; do
 	sleep 0.1
 done
 echo "raind listening on: $(tr '\n' ' ' < "$run/ports")(Ctrl-C stops)"
+first=$(head -n 1 "$run/ports")
+case $first in
+0.0.0.0:*) first=127.0.0.1:${first#0.0.0.0:} ;;
+\[::\]:*) first=[::1]:${first#\[::\]:} ;;
+esac
+echo "chat page: http://$first/chat/1.0/"
+echo "echo page: http://$first/echo/1.0/"
 wait "$raind_pid"

@@ -1,20 +1,30 @@
-"""Browser: headless Chromium runs the echo component's page from raind.
+"""Browser: headless Chromium runs the component pages from raind.
 
 raind (4 workers, so that polling requests cross workers) serves the echo
-component's client/ folder under /echo/1.0/ and the official client bundle
-at /socket.io/socket.io.min.js (directive client_script).  Chromium,
-driven through chromedriver's WebDriver HTTP API with urllib only, loads
-/echo/1.0/?transports=websocket and ?transports=polling; the page
-(handlers/echo/client/index.html) waits for "hello", sends an "echo" event
-with unicode text and leaves what came back in window.echoResult, which
-the test polls.  Static serving is checked over plain HTTP as well:
-content types, conditional GET, the redirect to the slash form, and
-traversal attempts answered 404.
+component's client/ folder under /echo/1.0/, the official client bundle
+at /socket.io/socket.io.min.js (client_script) and rain.js at /rain.js
+(rain_script).  Chromium, driven through chromedriver's WebDriver HTTP API
+with urllib only, checks:
+
+- the echo page (which uses rain.js's getSocket) over websocket and over
+  polling: hello, then an "echo" with unicode text;
+- cross-origin (page from http://localhost:P, raind at http://127.0.0.1:P):
+  polling echoes handed between workers, pings, a close by the server that
+  the page sees as "transport close" (not "transport error"), the upgrade
+  and its NOOP answer, and an error answer the page can read: every
+  answer carries the CORS headers;
+- rain.js on the chat page against a raind whose idle rule disconnects:
+  Rain.context() from the path, relative and absolute channels, one object
+  per namespace over one Manager, emits queued before connect, acks as
+  (err, value), and the next emit reconnecting after an idle disconnect.
+
+Static serving is checked over plain HTTP as well: content types,
+conditional GET, the redirect to the slash form, and traversal attempts
+answered 404.
 
 Skipped (77) when /usr/bin/chromium or /usr/bin/chromedriver (or
-$CHROMIUM, $CHROMEDRIVER) is missing, or when RAIND_CLIENT_SCRIPT does not
-name socket.io-client's dist/socket.io.min.js, which npm provides at
-set-up time: the bundle is never committed to this repository.
+$CHROMIUM, $CHROMEDRIVER) is missing, or when the client bundle was not
+built (configure --disable-client-bundle).
 """
 
 import json
@@ -66,20 +76,12 @@ def missing():
     for path in (CHROMIUM, CHROMEDRIVER):
         if not os.access(path, os.X_OK):
             return "%s not found" % path
-    script = os.environ.get("RAIND_CLIENT_SCRIPT")
-    if script and not os.path.isfile(script):
-        # The bundle comes from npm with the interop tests' modules.
-        import subprocess
-        modules = os.path.join(os.environ.get("RAIND_BUILDDIR", "."), "t",
-                               "interop-modules")
-        subprocess.run([os.path.join(os.path.dirname(os.path.abspath(
-            __file__)), "interop", "setup.sh"), modules],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    if not script:
-        return "RAIND_CLIENT_SCRIPT is not set (socket.io-client's " \
-            "dist/socket.io.min.js from npm)"
-    if not os.path.isfile(script):
-        return "RAIND_CLIENT_SCRIPT=%s: no such file" % script
+    for var in ("RAIND_CLIENT_SCRIPT", "RAIND_RAIN_SCRIPT"):
+        path = os.environ.get(var)
+        if not path or not os.path.isfile(path):
+            return "%s (%s) is not there: the client bundle is built by " \
+                "make with npm (configure --disable-client-bundle skips it)" % (
+                    var, path)
     return None
 
 
@@ -341,14 +343,164 @@ def test_roundtrip(r, wd, transport):
         print("--- browser console ---\n" + "\n".join(wd.console()))
 
 
+CORS_JS = r"""
+var B = arguments[0], R = window.cors = {};
+function sock(tr) {
+    return io(B + "/echo/1.0/echo", {transports: tr, upgrade: tr.length > 1,
+        withCredentials: true, reconnection: false, forceNew: true});
+}
+// Polling, cross-origin: echoes whose requests cross the workers (handoff),
+// pings over a pause, then a close by the server ("drop").
+var a = sock(["polling"]), n = 0;
+a.on("connect_error", function (e) { R.a_error = "connect_error " + e.message; });
+a.on("hello", function () { a.emit("echo", n); });
+a.on("echo", function (v) {
+    if (v !== n) { R.a_error = "echo " + v + " for " + n; return; }
+    n++;
+    if (n < 10) { a.emit("echo", n); return; }
+    R.a_echoes = n;
+    setTimeout(function () { R.a_alive = a.connected; a.emit("drop"); }, 1500);
+});
+a.on("disconnect", function (r) { R.a_disconnect = r; });
+// Polling, then the upgrade: the waiting GET is answered with a NOOP.
+var b = sock(["polling", "websocket"]);
+b.on("connect_error", function (e) { R.b_error = "connect_error " + e.message; });
+b.on("connect", function () {
+    b.io.engine.once("upgrade", function (t) {
+        R.b_upgraded = t.name;
+        b.emit("echo", "after upgrade");
+    });
+});
+b.on("echo", function (v) { R.b_echo = v; b.disconnect(); });
+b.on("disconnect", function (r) { R.b_disconnect = r; });
+// An error answer: readable by the page only if it carries the CORS headers.
+fetch(B + "/socket.io/?EIO=4&transport=polling&sid=nosuchsessionatall0",
+      {credentials: "include"})
+    .then(function (r) { return r.json().then(function (j) {
+        R.c_status = r.status; R.c_body = j; }); })
+    .catch(function (e) { R.c_error = String(e); });
+"""
+
+
+def test_cors(r, wd):
+    """Cross-origin polling: every answer carries the CORS headers."""
+    other = "http://localhost:%d" % r.port
+    target = "http://127.0.0.1:%d" % r.port
+    handoffs = r.logtext().count("handed over to slot")
+    try:
+        wd.navigate(other + ECHO_PAGE + "?transports=polling")
+        wait_until(lambda: wd.execute("return window.echoResult;"),
+                   PAGE_TIMEOUT, "the page's own round trip")
+        wd.execute(CORS_JS, target)
+
+        def finished():
+            R = wd.execute("return window.cors;")
+            return R if R and "a_disconnect" in R and "b_disconnect" in R and \
+                ("c_status" in R or "c_error" in R) else None
+        R = wait_until(finished, PAGE_TIMEOUT, "the cross-origin scenarios")
+    except (RuntimeError, TimeoutError, OSError) as e:
+        check(False, "cross-origin: %s" % e)
+        print("--- browser console ---\n" + "\n".join(wd.console()))
+        return
+    check(R.get("a_error") is None and R.get("a_echoes") == 10,
+          "cross-origin polling: 10 echoes (%r)" % R.get("a_error"))
+    check(R.get("a_alive") is True,
+          "cross-origin polling: still connected after pings over 1.5 s")
+    check(r.logtext().count("handed over to slot") > handoffs,
+          "cross-origin polling requests were handed between workers")
+    check(R.get("a_disconnect") == "transport close",
+          "a close by the server reaches the page as 'transport close' (%r)"
+          % R.get("a_disconnect"))
+    check(R.get("b_error") is None and R.get("b_upgraded") == "websocket" and
+          R.get("b_echo") == "after upgrade",
+          "cross-origin upgrade: the waiting GET's NOOP is readable (%r)" % R)
+    check(R.get("b_disconnect") == "io client disconnect",
+          "no transport error around the upgrade (%r)" % R.get("b_disconnect"))
+    check(R.get("c_status") == 400 and R.get("c_body") ==
+          {"code": 1, "message": "Session ID unknown"},
+          "a cross-origin error answer is readable (%r)" % (
+              R.get("c_error") or R.get("c_body")))
+
+
+RAINJS_JS = r"""
+var R = window.rainjs = {log: []};
+var ctx = Rain.context();
+var m = ctx.messaging;
+var chat = m.getSocket("chat");
+var e1 = m.getSocket("/echo/1.0/echo");
+var e2 = Rain.context("echo", "1.0").messaging.getSocket("echo");
+R.prefix = ctx.id + "/" + ctx.version;
+R.same = e1 === e2 && chat === m.getSocket("chat");
+R.oneManager = chat.io === e1.io;
+R.connectedBefore = e1.connected;
+e1.on("echo", function (v) { R.log.push(v); });
+e1.on("disconnect", function (r) {
+    R.reason = r;
+    // RAIN: the next emit connects again by itself.
+    e1.emit("echo", "after idle");
+});
+e1.emit("echo", "queued");
+e1.emit("ack", null, {v: 1}, function (err, value) { R.ok = [err, value]; });
+e1.emit("join", function (err, value) { R.err = [err, value]; });
+"""
+
+
+def test_rainjs(wd, script, rain):
+    """rain.js on the chat page, against a raind whose idle rule bites."""
+    r = Raind(conf="components %s\nclient_script %s\nrain_script %s\n"
+              "disconnect_idle yes\ndisconnect_idle_on_max_conn 0\n"
+              "idle_time 1s\nidle_check_interval 200ms\n" % (
+                  raindtest.COMPONENTS, script, rain), workers=2)
+    try:
+        r.start()
+        st, h, body = http("GET", "http://127.0.0.1:%d/rain.js" % r.port)
+        check(st == 200 and h.get("content-type", "").startswith(
+            "application/javascript") and b"Rain" in body,
+            "/rain.js is served as JavaScript")
+        wd.navigate("http://127.0.0.1:%d/chat/1.0/" % r.port)
+        wd.execute(RAINJS_JS)
+
+        def finished():
+            R = wd.execute("return window.rainjs;")
+            return R if R and "after idle" in R.get("log", []) else None
+        R = wait_until(finished, PAGE_TIMEOUT, "rain.js scenario")
+    except (RuntimeError, TimeoutError, OSError) as e:
+        check(False, "rain.js: %s" % e)
+        print("--- browser console ---\n" + "\n".join(wd.console()))
+        try:
+            print("rainjs: %r" % wd.execute("return window.rainjs;"))
+        except (RuntimeError, OSError):
+            pass
+        r.cleanup()
+        return
+    check(R.get("prefix") == "chat/1.0",
+          "Rain.context() takes /chat/1.0/ from the page's path")
+    check(R.get("same") is True,
+          "getSocket: relative and absolute channels, one object per namespace")
+    check(R.get("oneManager") is True, "every namespace over one Manager")
+    check(R.get("connectedBefore") is False and R["log"][0] == "queued",
+          "an emit before the connection is up is queued and sent on connect")
+    check(R.get("ok") == [None, {"v": 1}], "ack as (err, value): %r" % R.get("ok"))
+    check(isinstance(R.get("err"), list) and isinstance(R["err"][0], dict) and
+          R["err"][0].get("message") == "join needs a room name",
+          "a failing listener's ack as (err): %r" % R.get("err"))
+    check(R.get("reason") == "io server disconnect",
+          "the idle rule disconnects the socket (%r)" % R.get("reason"))
+    check(R["log"][-1] == "after idle",
+          "the next emit reconnects by itself and is answered")
+    r.cleanup()
+
+
 def main():
     why = missing()
     if why is not None:
         print("SKIP: " + why)
         sys.exit(SKIP)
     script = os.path.abspath(os.environ["RAIND_CLIENT_SCRIPT"])
-    r = Raind(conf="components %s\nclient_script %s\n" % (
-        raindtest.COMPONENTS, script), workers=4)
+    rain = os.path.abspath(os.environ["RAIND_RAIN_SCRIPT"])
+    r = Raind(conf="components %s\nclient_script %s\nrain_script %s\n"
+              "allowed_origins *\nping_interval 300ms\n" % (
+                  raindtest.COMPONENTS, script, rain), workers=4)
     wd = None
     try:
         r.start()
@@ -362,6 +514,8 @@ def main():
         else:
             for transport in TRANSPORTS:
                 test_roundtrip(r, wd, transport)
+            test_cors(r, wd)
+            test_rainjs(wd, script, rain)
             if raindtest.failures:
                 print("--- chromedriver log ---\n" + wd.logtext()[-20000:])
     finally:

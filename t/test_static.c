@@ -38,6 +38,7 @@
 #define REQ_MAX		8192
 #define RESP_HEADERS	32
 #define BIG_SIZE	(1024 * 1024 + 17)	/* crosses any chunk size */
+#define RAIN_BODY	"var Rain = {};\n"
 #define SCRIPT_BODY	"/* socket.io client */\n"
 #define INDEX_BODY	"<!DOCTYPE html><title>demo</title>\n"
 #define SECRET_BODY	"secret\n"
@@ -117,7 +118,7 @@ static void
 setup(void)
 {
 	const char	*dirs[1];
-	char		 err[COMPONENT_ERR_MAX], *big;
+	char		 err[COMPONENT_ERR_MAX], *big, *rain;
 	size_t		 i;
 
 	snprintf(root, sizeof(root), "/tmp/test_static.XXXXXX");
@@ -181,12 +182,17 @@ setup(void)
 	make_dir("npm");
 	write_str("npm/socket.io.min.js", SCRIPT_BODY);
 	write_str("npm/socket.io.min.js.map", "{\"version\":3}");
+	write_str("npm/rain.js", RAIN_BODY);
 
 	dirs[0] = abspath("components");
 	set = component_discover(dirs, 1, err, sizeof(err));
 	cr_assert(set != NULL, "%s", err);
 	cr_assert_eq(set->cs_ncomps, 1);
-	ctx = static_new(set, EIO_PATH, abspath("npm/socket.io.min.js"));
+	/* abspath's answer is a static buffer: one at a time. */
+	rain = strdup(abspath("npm/rain.js"));
+	cr_assert_not_null(rain);
+	ctx = static_new(set, EIO_PATH, abspath("npm/socket.io.min.js"), rain);
+	free(rain);
 }
 
 static int
@@ -777,6 +783,38 @@ Test(static_files, client_script)
 	resp_free(&r);
 }
 
+Test(static_files, rain_script)
+{
+	struct static_ctx	*sc;
+	struct resp		 r;
+
+	r = get("/rain.js");
+	cr_assert_eq(r.served, 1);
+	cr_expect_eq(r.status, 200);
+	cr_expect_str_eq(header(&r, "Content-Type"),
+	    "application/javascript; charset=utf-8");
+	cr_expect_str_eq(r.body, RAIN_BODY);
+	cr_expect_not_null(header(&r, "ETag"));
+	resp_free(&r);
+	r = request("POST", "/rain.js", NULL);
+	cr_expect_eq(r.status, 405);
+	resp_free(&r);
+	/* Only that path: a component cannot be shadowed, nor can it shadow. */
+	r = get("/rain.js/x");
+	cr_expect_eq(r.served, 0);
+	/* rain_script none: /rain.js is not ours; a missing file is a 404. */
+	sc = static_new(set, EIO_PATH, NULL, NULL);
+	r = request_ctx(sc, "GET", "/rain.js", NULL, 1);
+	cr_expect_eq(r.served, 0);
+	static_free(sc);
+	sc = static_new(set, EIO_PATH, NULL, abspath("npm/nosuch.js"));
+	r = request_ctx(sc, "GET", "/rain.js", NULL, 1);
+	cr_expect_eq(r.served, 1);
+	cr_expect_eq(r.status, 404);
+	resp_free(&r);
+	static_free(sc);
+}
+
 Test(static_files, client_script_conditional)
 {
 	struct resp	r = get("/socket.io/socket.io.min.js"), c;
@@ -795,7 +833,7 @@ Test(static_files, client_script_unset)
 	struct static_ctx	*sc;
 	struct resp		 r;
 
-	sc = static_new(set, EIO_PATH, NULL);
+	sc = static_new(set, EIO_PATH, NULL, NULL);
 	r = request_ctx(sc, "GET", "/socket.io/socket.io.min.js", NULL, 1);
 	cr_expect_eq(r.served, 0);
 	/* Components are still served. */
@@ -810,7 +848,7 @@ Test(static_files, client_script_missing)
 	struct static_ctx	*sc;
 	struct resp		 r;
 
-	sc = static_new(set, EIO_PATH, abspath("npm/nosuch.js"));
+	sc = static_new(set, EIO_PATH, abspath("npm/nosuch.js"), NULL);
 	r = request_ctx(sc, "GET", "/socket.io/socket.io.min.js", NULL, 1);
 	cr_expect_eq(r.served, 1);
 	cr_expect_eq(r.status, 404);
@@ -820,7 +858,7 @@ Test(static_files, client_script_missing)
 	resp_free(&r);
 	static_free(sc);
 	/* A folder is no script either. */
-	sc = static_new(set, EIO_PATH, abspath("npm"));
+	sc = static_new(set, EIO_PATH, abspath("npm"), NULL);
 	r = request_ctx(sc, "GET", "/socket.io/socket.io.min.js", NULL, 1);
 	cr_expect_eq(r.status, 404);
 	resp_free(&r);
@@ -832,7 +870,7 @@ Test(static_files, other_eio_path)
 	struct static_ctx	*sc;
 	struct resp		 r;
 
-	sc = static_new(set, "/rt/", abspath("npm/socket.io.min.js"));
+	sc = static_new(set, "/rt/", abspath("npm/socket.io.min.js"), NULL);
 	r = request_ctx(sc, "GET", "/rt/socket.io.min.js", NULL, 1);
 	cr_expect_eq(r.status, 200);
 	resp_free(&r);
@@ -846,7 +884,7 @@ Test(static_files, no_components)
 	struct static_ctx	*sc;
 	struct resp		 r;
 
-	sc = static_new(NULL, EIO_PATH, NULL);
+	sc = static_new(NULL, EIO_PATH, NULL, NULL);
 	r = request_ctx(sc, "GET", "/demo/1.0/", NULL, 1);
 	cr_expect_eq(r.served, 0);
 	static_free(sc);
