@@ -429,6 +429,26 @@ component_nsp_get(struct component_set *set, struct component *c, const char *na
 	return (cn);
 }
 
+/* Is a module's listener table usable?  NULL, or why not. */
+static const char *
+component_listeners_check(const struct rain_listener *tab)
+{
+	size_t n, len;
+
+	for (n = 0; tab != NULL && tab[n].rl_event != NULL; n++) {
+		if (n >= RAIN_LISTENERS_MAX)
+			return ("more than RAIN_LISTENERS_MAX rows");
+		len = strlen(tab[n].rl_event);
+		if (len == 0 || len > RAIN_EVENT_NAME_MAX)
+			return ("an event name is empty or too long");
+		if (tab[n].rl_fn == NULL)
+			return ("a row has no function");
+		if (tab[n].rl_flags & ~(RAIN_NO_SESSION | RAIN_GLOBAL_SESSION))
+			return ("a row has unknown flags");
+	}
+	return (NULL);
+}
+
 /* Load one module; a refusal is a warning naming the path and the reason. */
 static void
 component_load(struct component_set *set, struct component *c, const char *path)
@@ -476,8 +496,13 @@ component_load(struct component_set *set, struct component *c, const char *path)
 		    "characters without space , ? # %% \" \\)", path, COMPONENT_CHANNEL_MAX);
 		goto refuse;
 	}
-	if (desc->rw_handle == NULL) {
-		component_problem(set, "refusing module %s: no handle function", path);
+	if (desc->rw_handle == NULL && desc->rw_listeners == NULL) {
+		component_problem(set, "refusing module %s: neither a handle function "
+		    "nor a listener table", path);
+		goto refuse;
+	}
+	if ((why = component_listeners_check(desc->rw_listeners)) != NULL) {
+		component_problem(set, "refusing module %s: listener table: %s", path, why);
 		goto refuse;
 	}
 	if (component_nsp_name(c->c_id, c->c_version, desc->rw_channel, name,

@@ -9,6 +9,7 @@
 
 #include <sys/queue.h>
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -187,52 +188,160 @@ rain_event_argc(const struct rain_event *ev)
 	return (ev->ev_data->u.array.len - ev->ev_first);
 }
 
-yajl_val
+/* The public rain_value is yajl's tree node, never seen as such outside. */
+#define HV(v)		((yajl_val)(v))
+#define RV(v)		((const rain_value *)(v))
+
+const rain_value *
 rain_event_arg(const struct rain_event *ev, size_t i)
 {
 	if (i >= rain_event_argc(ev))
 		return (NULL);
-	return (ev->ev_data->u.array.values[ev->ev_first + i]);
+	return (RV(ev->ev_data->u.array.values[ev->ev_first + i]));
+}
+
+enum rain_type
+rain_value_type(const rain_value *rv)
+{
+	yajl_val v = HV(rv);
+
+	if (v == NULL)
+		return (RAIN_TYPE_NULL);
+	switch (v->type) {
+	case yajl_t_string:
+		return (RAIN_TYPE_STRING);
+	case yajl_t_number:
+		return (RAIN_TYPE_NUMBER);
+	case yajl_t_object:
+		return (RAIN_TYPE_OBJECT);
+	case yajl_t_array:
+		return (RAIN_TYPE_ARRAY);
+	case yajl_t_true:
+		return (RAIN_TYPE_TRUE);
+	case yajl_t_false:
+		return (RAIN_TYPE_FALSE);
+	default:
+		return (RAIN_TYPE_NULL);
+	}
+}
+
+const char *
+rain_value_string(const rain_value *rv)
+{
+	yajl_val v = HV(rv);
+
+	return (YAJL_IS_STRING(v) ? v->u.string : NULL);
+}
+
+int
+rain_value_integer(const rain_value *rv, long long *out)
+{
+	yajl_val v = HV(rv);
+
+	if (!YAJL_IS_INTEGER(v))
+		return (-1);
+	if (out != NULL)
+		*out = YAJL_GET_INTEGER(v);
+	return (0);
+}
+
+int
+rain_value_number(const rain_value *rv, double *out)
+{
+	yajl_val v = HV(rv);
+
+	if (!YAJL_IS_NUMBER(v))
+		return (-1);
+	if (out != NULL)
+		*out = YAJL_IS_DOUBLE(v) ? YAJL_GET_DOUBLE(v) :
+		    YAJL_IS_INTEGER(v) ? (double)YAJL_GET_INTEGER(v) :
+		    strtod(v->u.number.r, NULL);
+	return (0);
+}
+
+const char *
+rain_value_number_text(const rain_value *rv)
+{
+	yajl_val v = HV(rv);
+
+	return (YAJL_IS_NUMBER(v) ? v->u.number.r : NULL);
+}
+
+size_t
+rain_value_count(const rain_value *rv)
+{
+	yajl_val v = HV(rv);
+
+	if (YAJL_IS_ARRAY(v))
+		return (v->u.array.len);
+	if (YAJL_IS_OBJECT(v))
+		return (v->u.object.len);
+	return (0);
+}
+
+const rain_value *
+rain_value_at(const rain_value *rv, size_t i)
+{
+	yajl_val v = HV(rv);
+
+	if (YAJL_IS_ARRAY(v) && i < v->u.array.len)
+		return (RV(v->u.array.values[i]));
+	if (YAJL_IS_OBJECT(v) && i < v->u.object.len)
+		return (RV(v->u.object.values[i]));
+	return (NULL);
+}
+
+const char *
+rain_value_key(const rain_value *rv, size_t i)
+{
+	yajl_val v = HV(rv);
+
+	return (YAJL_IS_OBJECT(v) && i < v->u.object.len ? v->u.object.keys[i] : NULL);
+}
+
+const rain_value *
+rain_value_get(const rain_value *rv, const char *key)
+{
+	yajl_val v = HV(rv);
+	size_t k;
+
+	if (!YAJL_IS_OBJECT(v) || key == NULL)
+		return (NULL);
+	for (k = 0; k < v->u.object.len; k++)
+		if (strcmp(v->u.object.keys[k], key) == 0)
+			return (RV(v->u.object.values[k]));
+	return (NULL);
 }
 
 const char *
 rain_event_string(const struct rain_event *ev, size_t i, const char *key)
 {
-	yajl_val v = rain_event_arg(ev, i);
-	size_t k;
+	const rain_value *v = rain_event_arg(ev, i);
 
-	if (key == NULL)
-		return (YAJL_IS_STRING(v) ? v->u.string : NULL);
-	if (!YAJL_IS_OBJECT(v))
-		return (NULL);
-	for (k = 0; k < v->u.object.len; k++)
-		if (strcmp(v->u.object.keys[k], key) == 0)
-			return (YAJL_IS_STRING(v->u.object.values[k]) ?
-			    v->u.object.values[k]->u.string : NULL);
-	return (NULL);
+	return (rain_value_string(key == NULL ? v : rain_value_get(v, key)));
 }
 
 long long
 rain_event_integer(const struct rain_event *ev, size_t i, int *ok)
 {
-	yajl_val v = rain_event_arg(ev, i);
+	long long n;
 
-	if (!YAJL_IS_INTEGER(v)) {
+	if (rain_value_integer(rain_event_arg(ev, i), &n) == -1) {
 		if (ok != NULL)
 			*ok = 0;
 		return (-1);
 	}
 	if (ok != NULL)
 		*ok = 1;
-	return (YAJL_GET_INTEGER(v));
+	return (n);
 }
 
 int
-rain_value_binary_num(yajl_val v)
+rain_value_binary_num(const rain_value *v)
 {
 	size_t num;
 
-	if (!json_is_placeholder(v, &num) || num >= JSON_ATTACH_MAX)
+	if (!json_is_placeholder(HV(v), &num) || num >= JSON_ATTACH_MAX)
 		return (-1);
 	return ((int)num);
 }
@@ -290,42 +399,163 @@ handler_put_arg(struct json_buf *jb, struct rain_event *ev, size_t i)
 	    sio_json_element(ev->ev_raw, ev->ev_rawlen, ev->ev_first + i,
 	    &p, &len) == 0)
 		return (json_put_raw(jb, p, len));
-	return (json_put_value(jb, rain_event_arg(ev, i), ev->ev_attach,
+	return (json_put_value(jb, HV(rain_event_arg(ev, i)), ev->ev_attach,
 	    ev->ev_nattach));
 }
 
-/* %a and %A: arguments of an event with their attachments. */
+/* The arguments of an event from first on, comma separated; none: nothing. */
 static int
-handler_json_ext(struct json_buf *jb, int conv, va_list *ap, void *arg)
+handler_put_event_args(struct json_buf *jb, struct rain_event *ev, size_t first,
+    int *sep)
 {
-	struct rain_event *ev = va_arg(*ap, struct rain_event *);
-	int idx = va_arg(*ap, int);
-	size_t i, argc;
+	size_t i, argc = rain_event_argc(ev);
 
-	(void)arg;
-	argc = rain_event_argc(ev);
-	if (conv == 'a') {
-		if (idx < 0 || (size_t)idx >= argc)
-			return (json_put_raw(jb, "null", 4));
-		return (handler_put_arg(jb, ev, (size_t)idx));
-	}
-	for (i = idx < 0 ? 0 : (size_t)idx; i < argc; i++) {
-		if (i > (size_t)(idx < 0 ? 0 : idx) && json_put_raw(jb, ",", 1) == -1)
+	for (i = first; i < argc; i++) {
+		if (*sep && json_put_raw(jb, ",", 1) == -1)
 			return (-1);
 		if (handler_put_arg(jb, ev, i) == -1)
 			return (-1);
+		*sep = 1;
 	}
 	return (0);
 }
 
+static int	handler_put_list(struct json_buf *, const struct rain_arg *, int);
+
+/*
+ * One typed value.  depth bounds the nesting of RAIN_ARRAY and
+ * RAIN_OBJECT, which a handler builds itself and could make cyclic only
+ * by casting.
+ */
 static int
-handler_vformat(struct json_buf *jb, enum json_fmt_mode mode, const char *fmt, va_list *ap)
+handler_put_value(struct json_buf *jb, const struct rain_arg *a, int depth)
 {
-	return (json_vformat(jb, mode, fmt, ap, handler_json_ext, NULL));
+	const struct rain_member *m;
+	char num[64];
+	int n, sep = 0;
+
+	if (depth > JSON_DEPTH_MAX) {
+		snprintf(jb->jb_err, sizeof(jb->jb_err), "nested deeper than %d",
+		    JSON_DEPTH_MAX);
+		return (-1);
+	}
+	switch (a->ra_type) {
+	case RAIN_ARG_NULL:
+		return (json_put_raw(jb, "null", 4));
+	case RAIN_ARG_BOOL:
+		return (a->ra_u.ra_int ? json_put_raw(jb, "true", 4) :
+		    json_put_raw(jb, "false", 5));
+	case RAIN_ARG_INT:
+		n = snprintf(num, sizeof(num), "%lld", a->ra_u.ra_int);
+		return (json_put_raw(jb, num, (size_t)n));
+	case RAIN_ARG_UINT:
+		n = snprintf(num, sizeof(num), "%llu", a->ra_u.ra_uint);
+		return (json_put_raw(jb, num, (size_t)n));
+	case RAIN_ARG_DOUBLE:
+		if (!isfinite(a->ra_u.ra_double))
+			return (json_put_raw(jb, "null", 4));
+		n = snprintf(num, sizeof(num), "%.17g", a->ra_u.ra_double);
+		return (json_put_raw(jb, num, (size_t)n));
+	case RAIN_ARG_STRING:
+		if (a->ra_u.ra_str == NULL)
+			return (json_put_raw(jb, "null", 4));
+		return (json_put_string(jb, a->ra_u.ra_str, strlen(a->ra_u.ra_str)));
+	case RAIN_ARG_JSON:
+		if (a->ra_u.ra_str == NULL ||
+		    !json_valid(a->ra_u.ra_str, strlen(a->ra_u.ra_str), JSON_FMT_VALUE)) {
+			snprintf(jb->jb_err, sizeof(jb->jb_err), "RAIN_JSON: not "
+			    "one valid JSON value");
+			return (-1);
+		}
+		return (json_put_raw(jb, a->ra_u.ra_str, strlen(a->ra_u.ra_str)));
+	case RAIN_ARG_VALUE:
+		if (a->ra_u.ra_value == NULL)
+			return (json_put_raw(jb, "null", 4));
+		return (json_put_value(jb, HV(a->ra_u.ra_value), NULL, 0));
+	case RAIN_ARG_BINARY:
+		if (a->ra_u.ra_bin.ra_data == NULL && a->ra_u.ra_bin.ra_len > 0) {
+			snprintf(jb->jb_err, sizeof(jb->jb_err), "RAIN_BINARY: NULL data");
+			return (-1);
+		}
+		return (json_put_binary(jb, a->ra_u.ra_bin.ra_data != NULL ?
+		    a->ra_u.ra_bin.ra_data : "", a->ra_u.ra_bin.ra_len));
+	case RAIN_ARG_EVENT_ARG:
+		if (a->ra_u.ra_evarg.ra_index >= rain_event_argc(a->ra_u.ra_evarg.ra_ev))
+			return (json_put_raw(jb, "null", 4));
+		return (handler_put_arg(jb, (struct rain_event *)a->ra_u.ra_evarg.ra_ev,
+		    a->ra_u.ra_evarg.ra_index));
+	case RAIN_ARG_ARRAY:
+		if (json_put_raw(jb, "[", 1) == -1 ||
+		    handler_put_list(jb, a->ra_u.ra_list, depth + 1) == -1)
+			return (-1);
+		return (json_put_raw(jb, "]", 1));
+	case RAIN_ARG_OBJECT:
+		if (json_put_raw(jb, "{", 1) == -1)
+			return (-1);
+		for (m = a->ra_u.ra_members; m != NULL && m->rm_key != NULL; m++) {
+			if ((sep && json_put_raw(jb, ",", 1) == -1) ||
+			    json_put_string(jb, m->rm_key, strlen(m->rm_key)) == -1 ||
+			    json_put_raw(jb, ":", 1) == -1 ||
+			    handler_put_value(jb, &m->rm_value, depth + 1) == -1)
+				return (-1);
+			sep = 1;
+		}
+		return (json_put_raw(jb, "}", 1));
+	case RAIN_ARG_EVENT_ARGS:
+		snprintf(jb->jb_err, sizeof(jb->jb_err), "RAIN_EVENT_ARGS gives a "
+		    "list: use it in RAIN_ARGS or RAIN_ARRAY");
+		return (-1);
+	case RAIN_ARG_END:
+	default:
+		snprintf(jb->jb_err, sizeof(jb->jb_err), "not a RAIN_* value (type %d)",
+		    (int)a->ra_type);
+		return (-1);
+	}
+}
+
+/* A list (RAIN_ARGS, RAIN_ARRAY): values comma separated, NULL: none. */
+static int
+handler_put_list(struct json_buf *jb, const struct rain_arg *list, int depth)
+{
+	const struct rain_arg *a;
+	int sep = 0;
+
+	for (a = list; a != NULL && a->ra_type != RAIN_ARG_END; a++) {
+		if (a->ra_type == RAIN_ARG_EVENT_ARGS) {
+			if (handler_put_event_args(jb, (struct rain_event *)
+			    a->ra_u.ra_evarg.ra_ev, a->ra_u.ra_evarg.ra_index, &sep) == -1)
+				return (-1);
+			continue;
+		}
+		if ((sep && json_put_raw(jb, ",", 1) == -1) ||
+		    handler_put_value(jb, a, depth) == -1)
+			return (-1);
+		sep = 1;
+	}
+	return (0);
+}
+
+/* Build a single value or a list into jb; on failure jb is empty again. */
+static int
+handler_build(struct json_buf *jb, const struct rain_arg *value,
+    const struct rain_arg *list)
+{
+	int rc;
+
+	rc = value != NULL ? handler_put_value(jb, value, 0) :
+	    handler_put_list(jb, list, 0);
+	if (rc == -1) {
+		char err[JSON_ERR_MAX];
+
+		memcpy(err, jb->jb_err, sizeof(err));
+		json_buf_clear(jb);
+		memcpy(jb->jb_err, err, sizeof(err));
+	}
+	return (rc);
 }
 
 int
-handler_build_event(struct json_buf *jb, const char *event, const char *fmt, va_list *ap)
+handler_build_event(struct json_buf *jb, const char *event, const struct rain_arg *args)
 {
 	size_t comma;
 
@@ -339,7 +569,7 @@ handler_build_event(struct json_buf *jb, const char *event, const char *fmt, va_
 	comma = jb->jb_len;
 	if (json_put_raw(jb, ",", 1) == -1)
 		return (-1);
-	if (handler_vformat(jb, JSON_FMT_LIST, fmt, ap) == -1)
+	if (handler_put_list(jb, args, 0) == -1)
 		return (-1);
 	if (jb->jb_len == comma + 1)
 		jb->jb_len = comma;	/* no arguments */
@@ -347,8 +577,8 @@ handler_build_event(struct json_buf *jb, const char *event, const char *fmt, va_
 }
 
 static struct nsp_msg *
-handler_event_msg(struct rain_socket *v, int64_t id, const char *event, const char *fmt,
-    va_list *ap)
+handler_event_msg(struct rain_socket *v, int64_t id, const char *event,
+    const struct rain_arg *args)
 {
 	struct json_buf jb;
 	struct json_attach *ja;
@@ -357,7 +587,7 @@ handler_event_msg(struct rain_socket *v, int64_t id, const char *event, const ch
 	size_t n, i;
 
 	json_buf_init(&jb);
-	if (handler_build_event(&jb, event, fmt, ap) == -1) {
+	if (handler_build_event(&jb, event, args) == -1) {
 		handler_log(v, LOG_LEVEL_WARN, "emit \"%.64s\": %s", event != NULL ? event : "",
 		    jb.jb_err);
 		json_buf_clear(&jb);
@@ -379,16 +609,13 @@ handler_event_msg(struct rain_socket *v, int64_t id, const char *event, const ch
 }
 
 int
-rain_emit(struct rain_socket *v, const char *event, const char *fmt, ...)
+rain_emit(struct rain_socket *v, const char *event, const struct rain_arg *args)
 {
 	struct nsp_msg *msg;
-	va_list ap;
 
 	if (v == NULL || !v->rs_sock->ns_connected)
 		return (-1);
-	va_start(ap, fmt);
-	msg = handler_event_msg(v, -1, event, fmt, &ap);
-	va_end(ap);
+	msg = handler_event_msg(v, -1, event, args);
 	if (msg == NULL)
 		return (-1);
 	nsp_socket_send(v->rs_sock, msg);
@@ -398,10 +625,9 @@ rain_emit(struct rain_socket *v, const char *event, const char *fmt, ...)
 
 int
 rain_emit_ack(struct rain_socket *v, rain_ack_fn cb, void *arg, const char *event,
-    const char *fmt, ...)
+    const struct rain_arg *args)
 {
 	struct nsp_msg *msg;
-	va_list ap;
 	int64_t id;
 
 	if (v == NULL || cb == NULL || !v->rs_sock->ns_connected)
@@ -411,9 +637,7 @@ rain_emit_ack(struct rain_socket *v, rain_ack_fn cb, void *arg, const char *even
 		    "awaited", event != NULL ? event : "", NSP_ACKS_MAX);
 		return (-1);
 	}
-	va_start(ap, fmt);
-	msg = handler_event_msg(v, id, event, fmt, &ap);
-	va_end(ap);
+	msg = handler_event_msg(v, id, event, args);
 	if (msg == NULL) {
 		nsp_ack_cancel(v->rs_sock, id);
 		return (-1);
@@ -425,18 +649,15 @@ rain_emit_ack(struct rain_socket *v, rain_ack_fn cb, void *arg, const char *even
 
 int
 rain_emit_to(struct rain_socket *v, const char *room, int flags, const char *event,
-    const char *fmt, ...)
+    const struct rain_arg *args)
 {
 	struct nsp_msg *msg;
-	va_list ap;
 
 	if (v == NULL)
 		return (-1);
 	if (room != NULL && (*room == '\0' || strlen(room) > RAIN_ROOM_NAME_MAX))
 		return (-1);
-	va_start(ap, fmt);
-	msg = handler_event_msg(v, -1, event, fmt, &ap);
-	va_end(ap);
+	msg = handler_event_msg(v, -1, event, args);
 	if (msg == NULL)
 		return (-1);
 	room_deliver(v->rs_sock->ns_nsp, room, msg,
@@ -496,12 +717,12 @@ handler_open_job(struct rain_event *ev)
 }
 
 static int
-handler_vreply(struct nsp_job *job, const char *fmt, va_list *ap)
+handler_reply(struct nsp_job *job, const struct rain_arg *value)
 {
 	json_buf_clear(&job->nj_reply);
-	if (handler_vformat(&job->nj_reply, JSON_FMT_VALUE, fmt, ap) == -1) {
+	if (handler_build(&job->nj_reply, value, NULL) == -1) {
 		log_warnx("%s %s: reply to \"%s\": %s", job->nj_sock->ns_nsp->nn_name,
-		    job->nj_sock->ns_id, job->nj_ev.ev_name, job->nj_reply.jb_err);
+		    job->nj_sock->ns_id, nsp_job_what(job), job->nj_reply.jb_err);
 		json_buf_clear(&job->nj_reply);
 		return (-1);
 	}
@@ -509,35 +730,25 @@ handler_vreply(struct nsp_job *job, const char *fmt, va_list *ap)
 }
 
 int
-rain_reply(struct rain_event *ev, const char *fmt, ...)
+rain_reply(struct rain_event *ev, struct rain_arg value)
 {
 	struct nsp_job *job;
-	va_list ap;
-	int rc;
 
 	if ((job = handler_open_job(ev)) == NULL)
-		return (-1);
-	va_start(ap, fmt);
-	rc = handler_vreply(job, fmt, &ap);
-	va_end(ap);
-	return (rc);
+		return (RAIN_ERROR);
+	return (handler_reply(job, &value) == 0 ? RAIN_DONE : RAIN_ERROR);
 }
 
 int
-rain_ack(struct rain_event *ev, const char *fmt, ...)
+rain_ack(struct rain_event *ev, const struct rain_arg *args)
 {
 	struct nsp_job *job;
-	va_list ap;
-	int rc;
 
 	if ((job = handler_open_job(ev)) == NULL)
 		return (-1);
 	json_buf_clear(&job->nj_exact);
 	job->nj_has_exact = 0;
-	va_start(ap, fmt);
-	rc = handler_vformat(&job->nj_exact, JSON_FMT_LIST, fmt, &ap);
-	va_end(ap);
-	if (rc == -1) {
+	if (handler_build(&job->nj_exact, NULL, args) == -1) {
 		log_warnx("%s %s: ack of \"%s\": %s", job->nj_sock->ns_nsp->nn_name,
 		    job->nj_sock->ns_id, job->nj_ev.ev_name, job->nj_exact.jb_err);
 		json_buf_clear(&job->nj_exact);
@@ -575,6 +786,17 @@ rain_defer(struct rain_event *ev)
 	return (nsp_defer_new(ev->ev_job));
 }
 
+struct rain_defer *
+rain_defer_connect(struct rain_socket *v)
+{
+	struct nsp_job *job;
+
+	if (v == NULL || (job = nsp_socket_current_job(v->rs_sock)) == NULL ||
+	    job->nj_kind != NSP_JOB_CONNECT)
+		return (NULL);
+	return (nsp_defer_new(job));
+}
+
 struct rain_event *
 rain_defer_event(struct rain_defer *d)
 {
@@ -597,24 +819,21 @@ rain_defer_oncancel(struct rain_defer *d, void (*fn)(void *), void *arg)
 }
 
 int
-rain_resolve(struct rain_defer *d, const char *fmt, ...)
+rain_resolve(struct rain_defer *d, struct rain_arg value)
 {
 	struct nsp_job *job;
-	va_list ap;
 	int rc;
 
 	if (d == NULL)
 		return (-1);
 	if (d->d_state == HANDLER_DEFER_ABANDONED) {
 		handler_log(d->d_view, LOG_LEVEL_DEBUG, "deferral of \"%s\" settled after its "
-		    "timeout, ignored", d->d_job->nj_ev.ev_name);
+		    "timeout, ignored", nsp_job_what(d->d_job));
 		nsp_defer_free(d);
 		return (0);
 	}
 	job = d->d_job;
-	va_start(ap, fmt);
-	rc = handler_vreply(job, fmt, &ap);
-	va_end(ap);
+	rc = handler_reply(job, &value);
 	if (rc == -1 && job->nj_error == NULL)
 		job->nj_error = xstrdup(NSP_ERR_HANDLER);
 	nsp_defer_settle(d);
@@ -630,15 +849,16 @@ rain_reject(struct rain_defer *d, const char *message)
 		return (-1);
 	if (d->d_state == HANDLER_DEFER_ABANDONED) {
 		handler_log(d->d_view, LOG_LEVEL_DEBUG, "deferral of \"%s\" settled after its "
-		    "timeout, ignored", d->d_job->nj_ev.ev_name);
+		    "timeout, ignored", nsp_job_what(d->d_job));
 		nsp_defer_free(d);
 		return (0);
 	}
 	job = d->d_job;
 	if (message == NULL)
 		message = NSP_ERR_HANDLER;
-	handler_log(d->d_view, LOG_LEVEL_WARN, "listener for \"%s\" rejected: %s",
-	    job->nj_ev.ev_name, message);
+	handler_log(d->d_view, LOG_LEVEL_WARN, "%s for \"%s\" rejected: %s",
+	    job->nj_kind == NSP_JOB_CONNECT ? "handle" : "listener",
+	    nsp_job_what(job), message);
 	if (job->nj_error == NULL)
 		job->nj_error = xstrdup(message);
 	nsp_defer_settle(d);
@@ -690,10 +910,10 @@ rain_component_version(struct rain_socket *v)
 	return (v != NULL ? v->rs_module->cm_comp->c_version : NULL);
 }
 
-yajl_val
+const rain_value *
 rain_auth(struct rain_socket *v)
 {
-	return (v != NULL ? v->rs_sock->ns_auth : NULL);
+	return (v != NULL ? RV(v->rs_sock->ns_auth) : NULL);
 }
 
 int
@@ -851,21 +1071,26 @@ handler_session_check(struct rain_socket *v, int global)
 }
 
 static int
-handler_session_get(struct rain_socket *v, int global, const char *key, yajl_val *out)
+handler_session_get(struct rain_socket *v, int global, const char *key,
+    const rain_value **out)
 {
 	const struct nsp_registry *reg;
+	yajl_val val = NULL;
+	int rc;
 
 	if (out != NULL)
 		*out = NULL;
 	if (key == NULL || out == NULL || handler_session_check(v, global) == -1)
 		return (-1);
 	reg = v->rs_sock->ns_nsp->nn_reg;
-	return (reg->nr_store->so_get(reg->nr_store_arg, v->rs_sock, global, key, out));
+	rc = reg->nr_store->so_get(reg->nr_store_arg, v->rs_sock, global, key, &val);
+	*out = RV(val);
+	return (rc);
 }
 
 static int
-handler_session_vset(struct rain_socket *v, int global, const char *key, const char *fmt,
-    va_list *ap)
+handler_session_set(struct rain_socket *v, int global, const char *key,
+    const struct rain_arg *value)
 {
 	const struct nsp_registry *reg;
 	struct json_buf jb;
@@ -874,7 +1099,7 @@ handler_session_vset(struct rain_socket *v, int global, const char *key, const c
 	if (key == NULL || handler_session_check(v, global) == -1)
 		return (-1);
 	json_buf_init(&jb);
-	if (handler_vformat(&jb, JSON_FMT_VALUE, fmt, ap) == -1 || jb.jb_nattach > 0) {
+	if (handler_build(&jb, value, NULL) == -1 || jb.jb_nattach > 0) {
 		handler_log(v, LOG_LEVEL_WARN, "session set \"%.64s\": %s", key,
 		    jb.jb_nattach > 0 ? "binary values cannot be stored" : jb.jb_err);
 		json_buf_clear(&jb);
@@ -899,21 +1124,15 @@ handler_session_remove(struct rain_socket *v, int global, const char *key)
 }
 
 int
-rain_session_get(struct rain_socket *v, const char *key, yajl_val *out)
+rain_session_get(struct rain_socket *v, const char *key, const rain_value **out)
 {
 	return (handler_session_get(v, 0, key, out));
 }
 
 int
-rain_session_set(struct rain_socket *v, const char *key, const char *fmt, ...)
+rain_session_set(struct rain_socket *v, const char *key, struct rain_arg value)
 {
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = handler_session_vset(v, 0, key, fmt, &ap);
-	va_end(ap);
-	return (rc);
+	return (handler_session_set(v, 0, key, &value));
 }
 
 int
@@ -923,34 +1142,32 @@ rain_session_remove(struct rain_socket *v, const char *key)
 }
 
 int
-rain_session_dump(struct rain_socket *v, yajl_val *out)
+rain_session_dump(struct rain_socket *v, const rain_value **out)
 {
 	const struct nsp_registry *reg;
+	yajl_val val = NULL;
+	int rc;
 
 	if (out != NULL)
 		*out = NULL;
 	if (out == NULL || handler_session_check(v, 0) == -1)
 		return (-1);
 	reg = v->rs_sock->ns_nsp->nn_reg;
-	return (reg->nr_store->so_dump(reg->nr_store_arg, v->rs_sock, 0, out));
+	rc = reg->nr_store->so_dump(reg->nr_store_arg, v->rs_sock, 0, &val);
+	*out = RV(val);
+	return (rc);
 }
 
 int
-rain_global_session_get(struct rain_socket *v, const char *key, yajl_val *out)
+rain_global_session_get(struct rain_socket *v, const char *key, const rain_value **out)
 {
 	return (handler_session_get(v, 1, key, out));
 }
 
 int
-rain_global_session_set(struct rain_socket *v, const char *key, const char *fmt, ...)
+rain_global_session_set(struct rain_socket *v, const char *key, struct rain_arg value)
 {
-	va_list ap;
-	int rc;
-
-	va_start(ap, fmt);
-	rc = handler_session_vset(v, 1, key, fmt, &ap);
-	va_end(ap);
-	return (rc);
+	return (handler_session_set(v, 1, key, &value));
 }
 
 int

@@ -127,12 +127,14 @@ struct nsp_job {
 void	handler_view_clear(struct rain_socket *);
 void	handler_log(struct rain_socket *, int level, const char *, ...)
 	    __attribute__((format(printf, 3, 4)));
-/* Build ["event", args...] from a format (see handler.c). */
-int	handler_build_event(struct json_buf *, const char *event, const char *fmt,
-	    va_list *ap);
+/* Build ["event", args...] from typed arguments (see handler.c). */
+int	handler_build_event(struct json_buf *, const char *event,
+	    const struct rain_arg *args);
 
 /* Called by handler.c (nsp.c). */
 struct rain_defer *nsp_defer_new(struct nsp_job *);
+/* What a job runs, for logs: the event's name, "handle" or "disconnect". */
+const char	*nsp_job_what(const struct nsp_job *);
 /* The deferral was resolved or rejected: continue the job. */
 void	nsp_defer_settle(struct rain_defer *);
 /* Free an abandoned deferral (settled late by its handler). */

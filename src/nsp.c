@@ -217,6 +217,8 @@ nsp_namespace_new(struct nsp_registry *reg, const char *name,
     const struct component_nsp *cn)
 {
 	struct nsp_namespace *nn;
+	const struct rain_listener *tab;
+	size_t i;
 
 	nn = xcalloc(1, sizeof(*nn));
 	nn->nn_name = xstrdup(name);
@@ -225,6 +227,14 @@ nsp_namespace_new(struct nsp_registry *reg, const char *name,
 	nn->nn_comp = cn != NULL ? cn->cn_comp : NULL;
 	TAILQ_INIT(&nn->nn_sockets);
 	nn->nn_rooms = room_table_new();
+	/* The events of the modules' listener tables are known names. */
+	for (i = 0; cn != NULL && i < cn->cn_nmodules; i++)
+		for (tab = cn->cn_modules[i]->cm_desc->rw_listeners;
+		    tab != NULL && tab->rl_event != NULL; tab++)
+			if (nsp_intern(nn, tab->rl_event) == NULL)
+				log_warnx("%s: too many event names, \"%.64s\" of %s "
+				    "will not be dispatched", name, tab->rl_event,
+				    cn->cn_modules[i]->cm_path);
 	return (nn);
 }
 
@@ -559,8 +569,8 @@ nsp_job_socket(struct nsp_job *job)
 	return (job->nj_sock);
 }
 
-static const char *
-nsp_job_what(struct nsp_job *job)
+const char *
+nsp_job_what(const struct nsp_job *job)
 {
 	switch (job->nj_kind) {
 	case NSP_JOB_CONNECT:
@@ -572,6 +582,17 @@ nsp_job_what(struct nsp_job *job)
 	}
 }
 
+/* Does a listener with these flags need the session loaded? */
+static int
+nsp_flags_session(const struct component *comp, int flags)
+{
+	if (comp == NULL)
+		return (0);
+	if (comp->c_use_session)
+		return (!(flags & RAIN_NO_SESSION));
+	return ((flags & RAIN_GLOBAL_SESSION) != 0);
+}
+
 /* Work out which functions the job calls and whether it needs the session. */
 static void
 nsp_job_prepare(struct nsp_job *job)
@@ -580,12 +601,16 @@ nsp_job_prepare(struct nsp_job *job)
 	const struct nsp_registry *reg = s->ns_nsp->nn_reg;
 	const struct component *comp = s->ns_nsp->nn_comp;
 	struct rain_socket *v;
+	const struct rain_listener *tab;
 	size_t i, j, n = 0;
 	int session = 0;
 
 	if (job->nj_kind == NSP_JOB_CONNECT) {
 		job->nj_calls = xcalloc(s->ns_nviews + 1, sizeof(*job->nj_calls));
 		for (i = 0; i < s->ns_nviews; i++) {
+			/* A module may have only a listener table. */
+			if (s->ns_views[i].rs_module->cm_desc->rw_handle == NULL)
+				continue;
 			job->nj_calls[n].ca_view = &s->ns_views[i];
 			job->nj_calls[n++].ca_handle = s->ns_views[i].rs_module->cm_desc->rw_handle;
 		}
@@ -593,27 +618,44 @@ nsp_job_prepare(struct nsp_job *job)
 		 * Always with a store: the global session must exist (RAIN's
 		 * rule, checked by the load) and every handle may use it.
 		 */
-		job->nj_session = n > 0 && reg->nr_store != NULL;
+		job->nj_session = s->ns_nviews > 0 && reg->nr_store != NULL;
 		job->nj_ncalls = n;
 		return;
 	} else if (job->nj_kind == NSP_JOB_EVENT) {
-		for (i = 0; i < s->ns_nviews; i++)
+		/*
+		 * Per module: the rows of its static table first, then what
+		 * handle registered with rain_on, in order.
+		 */
+		for (i = 0; i < s->ns_nviews; i++) {
+			for (tab = s->ns_views[i].rs_module->cm_desc->rw_listeners;
+			    tab != NULL && tab->rl_event != NULL; tab++)
+				if (strcmp(tab->rl_event, job->nj_ev.ev_name) == 0)
+					n++;
 			for (j = 0; j < s->ns_views[i].rs_nlisteners; j++)
 				if (s->ns_views[i].rs_listeners[j].hl_name == job->nj_ev.ev_name)
 					n++;
+		}
 		job->nj_calls = xcalloc(n + 1, sizeof(*job->nj_calls));
 		n = 0;
 		for (i = 0; i < s->ns_nviews; i++) {
 			v = &s->ns_views[i];
+			for (tab = v->rs_module->cm_desc->rw_listeners;
+			    tab != NULL && tab->rl_event != NULL; tab++) {
+				if (strcmp(tab->rl_event, job->nj_ev.ev_name) != 0)
+					continue;
+				job->nj_calls[n].ca_view = v;
+				job->nj_calls[n].ca_fn = tab->rl_fn;
+				job->nj_calls[n++].ca_flags = tab->rl_flags;
+				if (nsp_flags_session(comp, tab->rl_flags))
+					session = 1;
+			}
 			for (j = 0; j < v->rs_nlisteners; j++) {
 				if (v->rs_listeners[j].hl_name != job->nj_ev.ev_name)
 					continue;
 				job->nj_calls[n].ca_view = v;
 				job->nj_calls[n].ca_fn = v->rs_listeners[j].hl_fn;
 				job->nj_calls[n++].ca_flags = v->rs_listeners[j].hl_flags;
-				if (comp != NULL && comp->c_use_session ?
-				    !(v->rs_listeners[j].hl_flags & RAIN_NO_SESSION) :
-				    (v->rs_listeners[j].hl_flags & RAIN_GLOBAL_SESSION))
+				if (nsp_flags_session(comp, v->rs_listeners[j].hl_flags))
 					session = 1;
 			}
 		}
@@ -993,7 +1035,8 @@ nsp_defer_new(struct nsp_job *job)
 	struct rain_defer *d;
 
 	if (job->nj_state != NSP_JOB_RUN || !job->nj_in_run || job->nj_defer != NULL ||
-	    job->nj_defer_called || job->nj_kind != NSP_JOB_EVENT || job->nj_next == 0)
+	    job->nj_defer_called || job->nj_next == 0 ||
+	    (job->nj_kind != NSP_JOB_EVENT && job->nj_kind != NSP_JOB_CONNECT))
 		return (NULL);
 	d = xcalloc(1, sizeof(*d));
 	d->d_job = job;

@@ -1020,3 +1020,74 @@ Test(limits, idle_client_keeps_active_namespace)
 	cr_expect_eq(f->closes, 0);
 	cr_expect_neq(find(f, "41/alpha/1.0/main,"), -1);
 }
+
+/*
+ * Handler ABI 2: a module with only a listener table, typed values and
+ * the value accessors; handle that defers.
+ */
+#define TABLE	"/tab/1.0/table"
+#define SLOW	"/tab/1.0/slow"
+
+Test(abi, listener_table_and_typed_values, .init = NULL, .fini = NULL)
+{
+	struct fake *f;
+
+	start("t/components-trees/abi2", 0, 0);
+	f = fake_new(0);
+	connect_to(f, TABLE);
+	cr_assert_eq(feed(f, "2/tab/1.0/table,1[\"typed\",\"x\"]"), 0);
+	RUN_UNTIL(find(f, "43/tab/1.0/table,1") >= 0);
+	cr_expect_str_eq(out(f, 1), "43/tab/1.0/table,1[null,{\"i\":-3,"
+	    "\"u\":18446744073709551615,\"d\":1.5,\"nan\":null,"
+	    "\"s\":\"\xc3\xa9\\\"\\n\",\"none\":null,\"j\":[1,{\"a\":2}],"
+	    "\"b\":true,\"arr\":[1,null,\"x\"],\"ea\":[],\"eo\":{},\"arg\":\"x\","
+	    "\"missing\":null}]");
+	cr_assert_eq(feed(f, "2/tab/1.0/table,2[\"inspect\",{\"n\":5,\"d\":2.50,"
+	    "\"l\":[\"a\",\"b\"],\"t\":true}]"), 0);
+	RUN_UNTIL(find(f, "43/tab/1.0/table,2") >= 0);
+	cr_expect_str_eq(out(f, 2), "43/tab/1.0/table,2[6,4,\"n\",5,2.5,\"2.50\","
+	    "\"b\",true,2]");
+	/* What cannot be built fails the listener, and nothing half-built leaves. */
+	cr_assert_eq(feed(f, "2/tab/1.0/table,3[\"bad-json\"]"), 0);
+	cr_assert_eq(feed(f, "2/tab/1.0/table,4[\"bad-utf8\"]"), 0);
+	cr_assert_eq(feed(f, "2/tab/1.0/table,5[\"list-as-value\",1,2]"), 0);
+	RUN_UNTIL(find(f, "43/tab/1.0/table,5") >= 0);
+	cr_expect_str_eq(out(f, 3), "43/tab/1.0/table,3[{\"message\":\"handler error\"}]");
+	cr_expect_str_eq(out(f, 4), "43/tab/1.0/table,4[{\"message\":\"handler error\"}]");
+	cr_expect_str_eq(out(f, 5), "43/tab/1.0/table,5[{\"message\":\"handler error\"}]");
+	stop();
+}
+
+Test(abi, deferred_handle, .init = NULL, .fini = NULL)
+{
+	struct fake *f;
+	long ready, ack;
+
+	start("t/components-trees/abi2", 0, 0);
+	f = fake_new(0);
+	connect_to(f, SLOW);
+	/* Sent while handle is deferred: it waits for it. */
+	cr_assert_eq(feed(f, "2/tab/1.0/slow,1[\"ping\"]"), 0);
+	cr_expect_eq(find(f, "43/tab/1.0/slow,1"), -1);
+	RUN_UNTIL(find(f, "43/tab/1.0/slow,1") >= 0);
+	ready = find(f, "42/tab/1.0/slow,[\"ready\"]");
+	ack = find(f, "43/tab/1.0/slow,1[null,1]");
+	cr_expect(ready >= 0 && ack > ready, "ready at %ld, ping's ack at %ld", ready, ack);
+	stop();
+}
+
+Test(abi, deferred_handle_timeout, .init = NULL, .fini = NULL)
+{
+	struct fake *f;
+
+	start("t/components-trees/abi2", 50, 0);
+	f = fake_new(0);
+	cr_assert_eq(feed(f, "0/tab/1.0/slow,{\"never\":true}"), 0);
+	RUN_UNTIL(find(f, "40/tab/1.0/slow,") >= 0);
+	cr_assert_eq(feed(f, "2/tab/1.0/slow,1[\"ping\"]"), 0);
+	/* handler_timeout ends the wait; the socket stays and its events run. */
+	RUN_UNTIL(find(f, "43/tab/1.0/slow,1") >= 0);
+	cr_expect(find(f, "43/tab/1.0/slow,1[null,0]") >= 0);
+	cr_expect_eq(f->closes, 0);
+	stop();
+}

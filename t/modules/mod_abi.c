@@ -1,4 +1,7 @@
-/* mod_abi: a module built for another handler ABI version; refused. */
+/*
+ * mod_abi: a module built against the pre-release header (handler ABI 1,
+ * whose descriptor had no listener table); refused.
+ */
 #include <rain/handler.h>
 
 static int
@@ -9,5 +12,5 @@ handle(struct rain_socket *s)
 }
 
 RAIN_EXPORT const struct rain_websocket rain_websocket_descriptor = {
-	RAIN_WEBSOCKET_MAGIC, RAIN_ABI_VERSION + 998, "abi", handle
+	RAIN_WEBSOCKET_MAGIC, 1, "abi", handle, NULL
 };

@@ -16,13 +16,13 @@ static int
 on_ping(struct rain_socket *s, struct rain_event *ev)
 {
 	(void)s;
-	return (rain_reply(ev, "%s", "pong") == 0 ? RAIN_DONE : RAIN_ERROR);
+	return (rain_reply(ev, RAIN_STR("pong")));
 }
 
 static int
 on_order(struct rain_socket *s, struct rain_event *ev)
 {
-	rain_emit(s, "order-alpha", "%A", ev, 0);
+	rain_emit(s, "order-alpha", RAIN_ARGS(RAIN_EVENT_ARGS(ev, 0)));
 	return (RAIN_DONE);
 }
 
@@ -37,7 +37,7 @@ static int
 on_exact(struct rain_socket *s, struct rain_event *ev)
 {
 	(void)s;
-	rain_ack(ev, "%A", ev, 0);
+	rain_ack(ev, RAIN_ARGS(RAIN_EVENT_ARGS(ev, 0)));
 	return (RAIN_DONE);
 }
 
@@ -46,8 +46,8 @@ defer_fire(struct rain_socket *s, void *arg)
 {
 	struct rain_defer *d = arg;
 
-	rain_emit(s, "resolving", "%a", rain_defer_event(d), 0);
-	rain_resolve(d, "%a", rain_defer_event(d), 0);
+	rain_emit(s, "resolving", RAIN_ARGS(RAIN_EVENT_ARG(rain_defer_event(d), 0)));
+	rain_resolve(d, RAIN_EVENT_ARG(rain_defer_event(d), 0));
 }
 
 /* ("defer", value, ms): resolve with value after ms. */
@@ -84,8 +84,8 @@ data_later(struct rain_socket *s, void *arg)
 {
 	struct rain_defer *d = arg;
 
-	rain_emit(s, "data-stored", "%a", rain_defer_event(d), 0);
-	rain_resolve(d, NULL);
+	rain_emit(s, "data-stored", RAIN_ARGS(RAIN_EVENT_ARG(rain_defer_event(d), 0)));
+	rain_resolve(d, RAIN_NULL);
 }
 
 static int
@@ -100,7 +100,7 @@ static int
 on_sync_defer(struct rain_socket *s, struct rain_event *ev)
 {
 	(void)s;
-	rain_resolve(rain_defer(ev), "%d", 7);
+	rain_resolve(rain_defer(ev), RAIN_INT(7));
 	return (RAIN_DEFERRED);
 }
 
@@ -113,7 +113,7 @@ late_fire(struct rain_socket *s, void *arg)
 	/* After the timeout: the event is still readable and resolving is harmless. */
 	if (rain_event_argc(rain_defer_event(d)) > 0)
 		rain_log_debug(s, "late: still have the arguments");
-	rain_resolve(d, "%s", "too late");
+	rain_resolve(d, RAIN_STR("too late"));
 }
 
 /* ("late", ms): resolve after ms, meant to be longer than handler_timeout. */
@@ -164,7 +164,8 @@ on_bin(struct rain_socket *s, struct rain_event *ev)
 
 	if (b == NULL)
 		return (rain_error(ev, "argument 0 is not binary"));
-	rain_emit(s, "bin", "%A, %B, %zu", ev, 0, extra, sizeof(extra), len);
+	rain_emit(s, "bin", RAIN_ARGS(RAIN_EVENT_ARGS(ev, 0),
+	    RAIN_BINARY(extra, sizeof(extra)), RAIN_UINT(len)));
 	return (RAIN_DONE);
 }
 
@@ -185,20 +186,22 @@ on_leave(struct rain_socket *s, struct rain_event *ev)
 static int
 on_to_room(struct rain_socket *s, struct rain_event *ev)
 {
-	return (rain_emit_to(s, rain_event_string(ev, 0, NULL), 0, "room", "%a", ev, 1) == 0 ?
+	return (rain_emit_to(s, rain_event_string(ev, 0, NULL), 0, "room",
+	    RAIN_ARGS(RAIN_EVENT_ARG(ev, 1))) == 0 ?
 	    RAIN_DONE : RAIN_ERROR);
 }
 
 static int
 on_broadcast(struct rain_socket *s, struct rain_event *ev)
 {
-	return (rain_emit_to(s, NULL, 0, "all", "%A", ev, 0) == 0 ? RAIN_DONE : RAIN_ERROR);
+	return (rain_emit_to(s, NULL, 0, "all", RAIN_ARGS(RAIN_EVENT_ARGS(ev, 0))) == 0 ? RAIN_DONE : RAIN_ERROR);
 }
 
 static int
 on_others(struct rain_socket *s, struct rain_event *ev)
 {
-	return (rain_emit_to(s, NULL, RAIN_TO_OTHERS, "others", "%A", ev, 0) == 0 ?
+	return (rain_emit_to(s, NULL, RAIN_TO_OTHERS, "others",
+	    RAIN_ARGS(RAIN_EVENT_ARGS(ev, 0))) == 0 ?
 	    RAIN_DONE : RAIN_ERROR);
 }
 
@@ -207,15 +210,16 @@ answered(struct rain_socket *s, struct rain_event *answer, const char *error, vo
 {
 	(void)arg;
 	if (answer == NULL)
-		rain_emit(s, "ack-error", "%s", error);
+		rain_emit(s, "ack-error", RAIN_ARGS(RAIN_STR(error)));
 	else
-		rain_emit(s, "answered", "%A", answer, 0);
+		rain_emit(s, "answered", RAIN_ARGS(RAIN_EVENT_ARGS(answer, 0)));
 }
 
 static int
 on_ask(struct rain_socket *s, struct rain_event *ev)
 {
-	return (rain_emit_ack(s, answered, NULL, "question", "%A", ev, 0) == 0 ? RAIN_DONE :
+	return (rain_emit_ack(s, answered, NULL, "question",
+	    RAIN_ARGS(RAIN_EVENT_ARGS(ev, 0))) == 0 ? RAIN_DONE :
 	    RAIN_ERROR);
 }
 
@@ -231,7 +235,7 @@ on_user_data(struct rain_socket *s, struct rain_event *ev)
 {
 	const char *prev = rain_data(s);
 
-	rain_reply(ev, "%s", prev);
+	rain_reply(ev, RAIN_STR(prev));
 	rain_set_data(s, strdup(rain_event_string(ev, 0, NULL)), data_free);
 	return (RAIN_DONE);
 }
@@ -239,31 +243,32 @@ on_user_data(struct rain_socket *s, struct rain_event *ev)
 static int
 on_facts(struct rain_socket *s, struct rain_event *ev)
 {
-	rain_ack(ev, "%s, %s, %s, %s, %b, %b, %zu", rain_socket_id(s), rain_namespace(s),
-	    rain_component_id(s), rain_component_version(s), rain_event_wants_ack(ev),
-	    rain_event_base(s) != NULL, rain_event_argc(ev));
+	rain_ack(ev, RAIN_ARGS(RAIN_STR(rain_socket_id(s)), RAIN_STR(rain_namespace(s)),
+	    RAIN_STR(rain_component_id(s)), RAIN_STR(rain_component_version(s)),
+	    RAIN_BOOL(rain_event_wants_ack(ev)), RAIN_BOOL(rain_event_base(s) != NULL),
+	    RAIN_UINT(rain_event_argc(ev))));
 	return (RAIN_DONE);
 }
 
 static int
 on_session(struct rain_socket *s, struct rain_event *ev)
 {
-	yajl_val v;
+	const rain_value *v;
 
-	if (rain_session_set(s, "data", "%a", ev, 0) == -1)
+	if (rain_session_set(s, "data", RAIN_EVENT_ARG(ev, 0)) == -1)
 		return (rain_error(ev, "no session"));
 	if (rain_session_get(s, "data", &v) == -1)
 		return (rain_error(ev, "no session"));
-	rain_reply(ev, "%v", v);
+	rain_reply(ev, RAIN_VALUE(v));
 	return (RAIN_DONE);
 }
 
 static int
 on_nosession(struct rain_socket *s, struct rain_event *ev)
 {
-	yajl_val v;
+	const rain_value *v;
 
-	rain_reply(ev, "%b", rain_session_get(s, "data", &v) == 0);
+	rain_reply(ev, RAIN_BOOL(rain_session_get(s, "data", &v) == 0));
 	return (RAIN_DONE);
 }
 
@@ -301,7 +306,7 @@ pool_done(struct rain_socket *s, void *arg)
 	long long *n = arg;
 
 	rain_set_data(s, NULL, NULL);
-	rain_resolve(d, "%lld", *n);
+	rain_resolve(d, RAIN_INT(*n));
 	free(n);
 }
 
@@ -331,7 +336,7 @@ on_disconnect(struct rain_socket *s, const char *reason)
 static int
 handle(struct rain_socket *s)
 {
-	rain_emit(s, "hello-alpha", NULL);
+	rain_emit(s, "hello-alpha", RAIN_NO_ARGS);
 	rain_on(s, "ping", on_ping);
 	rain_on(s, "order", on_order);
 	rain_on(s, "fail", on_fail);
@@ -361,4 +366,4 @@ handle(struct rain_socket *s)
 	return (RAIN_DONE);
 }
 
-RAIN_WEBSOCKET("main", handle);
+RAIN_WEBSOCKET("main", handle, NULL);

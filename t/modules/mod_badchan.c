@@ -8,4 +8,4 @@ handle(struct rain_socket *s)
 	return (RAIN_DONE);
 }
 
-RAIN_WEBSOCKET("a,b", handle);
+RAIN_WEBSOCKET("a,b", handle, NULL);

@@ -7,7 +7,7 @@
 static int
 on_order(struct rain_socket *s, struct rain_event *ev)
 {
-	rain_emit(s, "order-beta", "%A", ev, 0);
+	rain_emit(s, "order-beta", RAIN_ARGS(RAIN_EVENT_ARGS(ev, 0)));
 	return (RAIN_DONE);
 }
 
@@ -15,7 +15,7 @@ static int
 on_fail(struct rain_socket *s, struct rain_event *ev)
 {
 	(void)ev;
-	rain_emit(s, "beta-ran", NULL);
+	rain_emit(s, "beta-ran", RAIN_NO_ARGS);
 	return (RAIN_DONE);
 }
 
@@ -30,17 +30,16 @@ on_ping(struct rain_socket *s, struct rain_event *ev)
 static int
 handle(struct rain_socket *s)
 {
-	yajl_val auth = rain_auth(s);
-	const char *path[] = { "failbeta", NULL };
+	const rain_value *auth = rain_auth(s);
 
 	/* A handle that fails must not stop the others or the socket. */
-	if (auth != NULL && yajl_tree_get(auth, path, yajl_t_true) != NULL)
+	if (rain_value_type(rain_value_get(auth, "failbeta")) == RAIN_TYPE_TRUE)
 		return (RAIN_ERROR);
-	rain_emit(s, "hello-beta", "%s", rain_component_id(s));
+	rain_emit(s, "hello-beta", RAIN_ARGS(RAIN_STR(rain_component_id(s))));
 	rain_on(s, "order", on_order);
 	rain_on(s, "fail", on_fail);
 	rain_on(s, "ping", on_ping);
 	return (RAIN_DONE);
 }
 
-RAIN_WEBSOCKET("main", handle);
+RAIN_WEBSOCKET("main", handle, NULL);

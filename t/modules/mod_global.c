@@ -17,11 +17,11 @@ static int
 on_gget(struct rain_socket *s, struct rain_event *ev)
 {
 	const char	*key = rain_event_string(ev, 0, NULL);
-	yajl_val	 v;
+	const rain_value *v;
 
 	if (key == NULL || rain_global_session_get(s, key, &v) == -1)
 		return (rain_error(ev, "global session unavailable"));
-	return (rain_reply(ev, "%v", v) == 0 ? RAIN_DONE : RAIN_ERROR);
+	return (rain_reply(ev, RAIN_VALUE(v)));
 }
 
 static int
@@ -29,32 +29,32 @@ on_gset(struct rain_socket *s, struct rain_event *ev)
 {
 	const char *key = rain_event_string(ev, 0, NULL);
 
-	if (key == NULL || rain_global_session_set(s, key, "%a", ev, 1) == -1)
+	if (key == NULL || rain_global_session_set(s, key, RAIN_EVENT_ARG(ev, 1)) == -1)
 		return (rain_error(ev, "global session unavailable"));
-	return (rain_reply(ev, "%b", 1) == 0 ? RAIN_DONE : RAIN_ERROR);
+	return (rain_reply(ev, RAIN_BOOL(1)));
 }
 
 static int
 on_cget(struct rain_socket *s, struct rain_event *ev)
 {
-	yajl_val v;
+	const rain_value *v;
 
 	if (rain_session_get(s, "x", &v) == -1)
 		return (rain_error(ev, "no component session"));
-	return (rain_reply(ev, "%v", v) == 0 ? RAIN_DONE : RAIN_ERROR);
+	return (rain_reply(ev, RAIN_VALUE(v)));
 }
 
 static int
 handle(struct rain_socket *s)
 {
-	yajl_val	 v;
-	long long	 visits = 0;
+	const rain_value	*v;
+	long long		 visits = 0;
 
-	if (rain_global_session_get(s, "visits", &v) == 0 && YAJL_IS_INTEGER(v))
-		visits = YAJL_GET_INTEGER(v);
+	if (rain_global_session_get(s, "visits", &v) == 0)
+		rain_value_integer(v, &visits);
 	visits++;
-	rain_global_session_set(s, "visits", "%lld", visits);
-	rain_emit(s, "hello", "%lld", visits);
+	rain_global_session_set(s, "visits", RAIN_INT(visits));
+	rain_emit(s, "hello", RAIN_ARGS(RAIN_INT(visits)));
 	rain_on_flags(s, "gget", on_gget, RAIN_GLOBAL_SESSION);
 	rain_on_flags(s, "gset", on_gset, RAIN_GLOBAL_SESSION);
 	rain_on(s, "plain", on_gget);
@@ -62,4 +62,4 @@ handle(struct rain_socket *s)
 	return (RAIN_DONE);
 }
 
-RAIN_WEBSOCKET("g", handle);
+RAIN_WEBSOCKET("g", handle, NULL);

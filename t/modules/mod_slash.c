@@ -4,8 +4,8 @@
 static int
 handle(struct rain_socket *s)
 {
-	rain_emit(s, "hello-slash", "%s", rain_namespace(s));
+	rain_emit(s, "hello-slash", RAIN_ARGS(RAIN_STR(rain_namespace(s))));
 	return (RAIN_DONE);
 }
 
-RAIN_WEBSOCKET("/slashed", handle);
+RAIN_WEBSOCKET("/slashed", handle, NULL);

@@ -17,8 +17,9 @@ on_new_message(struct rain_socket *s, struct rain_event *ev)
 	if (text == NULL)
 		return (rain_error(ev, "new-message needs {\"text\": \"...\"}"));
 	rain_log_info(s, "new-message: %s", text);
-	rain_emit_to(s, NULL, RAIN_TO_OTHERS, "new-message", "%a", ev, 0);
-	if (rain_session_set(s, "data", "%a", ev, 0) == -1)
+	rain_emit_to(s, NULL, RAIN_TO_OTHERS, "new-message",
+	    RAIN_ARGS(RAIN_EVENT_ARG(ev, 0)));
+	if (rain_session_set(s, "data", RAIN_EVENT_ARG(ev, 0)) == -1)
 		return (rain_error(ev, "the message was relayed but not stored"));
 	return (RAIN_DONE);
 }
@@ -26,9 +27,14 @@ on_new_message(struct rain_socket *s, struct rain_event *ev)
 static int
 handle(struct rain_socket *s)
 {
-	rain_emit(s, "hello", "{\"message\":%s}", "Hello Sockets!");
-	rain_on(s, "new-message", on_new_message);
-	return (RAIN_DONE);
+	return (rain_emit(s, "hello", RAIN_ARGS(RAIN_OBJECT(
+	    RAIN_KV("message", RAIN_STR("Hello Sockets!"))))) == 0 ?
+	    RAIN_DONE : RAIN_ERROR);
 }
 
-RAIN_WEBSOCKET("chat", handle);
+static const struct rain_listener listeners[] = {
+	{ "new-message", on_new_message, 0 },
+	{ NULL, NULL, 0 }
+};
+
+RAIN_WEBSOCKET("chat", handle, listeners);

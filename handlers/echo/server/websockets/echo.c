@@ -18,14 +18,14 @@
 static int
 on_echo(struct rain_socket *s, struct rain_event *ev)
 {
-	return (rain_emit(s, "echo", "%A", ev, 0) == 0 ? RAIN_DONE : RAIN_ERROR);
+	return (rain_emit(s, "echo", RAIN_ARGS(RAIN_EVENT_ARGS(ev, 0))) == 0 ? RAIN_DONE : RAIN_ERROR);
 }
 
 static int
 on_ack(struct rain_socket *s, struct rain_event *ev)
 {
 	(void)s;
-	return (rain_ack(ev, "%A", ev, 0) == 0 ? RAIN_DONE : RAIN_ERROR);
+	return (rain_ack(ev, RAIN_ARGS(RAIN_EVENT_ARGS(ev, 0))) == 0 ? RAIN_DONE : RAIN_ERROR);
 }
 
 static void
@@ -36,13 +36,14 @@ acked(struct rain_socket *s, struct rain_event *answer, const char *error, void 
 		rain_log_info(s, "please-ack not answered: %s", error);
 		return;
 	}
-	rain_emit(s, "acked", "%A", answer, 0);
+	rain_emit(s, "acked", RAIN_ARGS(RAIN_EVENT_ARGS(answer, 0)));
 }
 
 static int
 on_server_ack(struct rain_socket *s, struct rain_event *ev)
 {
-	if (rain_emit_ack(s, acked, NULL, "please-ack", "%A", ev, 0) == -1)
+	if (rain_emit_ack(s, acked, NULL, "please-ack",
+	    RAIN_ARGS(RAIN_EVENT_ARGS(ev, 0))) == -1)
 		return (rain_error(ev, "cannot ask for an acknowledgement"));
 	return (RAIN_DONE);
 }
@@ -54,7 +55,7 @@ on_join(struct rain_socket *s, struct rain_event *ev)
 
 	if (room == NULL || rain_join(s, room) == -1)
 		return (rain_error(ev, "join needs a room name"));
-	rain_ack(ev, "%s", room);
+	rain_ack(ev, RAIN_ARGS(RAIN_STR(room)));
 	return (RAIN_DONE);
 }
 
@@ -66,7 +67,7 @@ on_leave(struct rain_socket *s, struct rain_event *ev)
 	if (room == NULL)
 		return (rain_error(ev, "leave needs a room name"));
 	rain_leave(s, room);
-	rain_ack(ev, "%s", room);
+	rain_ack(ev, RAIN_ARGS(RAIN_STR(room)));
 	return (RAIN_DONE);
 }
 
@@ -77,18 +78,20 @@ on_to_room(struct rain_socket *s, struct rain_event *ev)
 
 	if (room == NULL)
 		return (rain_error(ev, "to-room needs a room name"));
-	if (rain_emit_to(s, room, 0, "room-message", "%s, %a", room, ev, 1) == -1)
+	if (rain_emit_to(s, room, 0, "room-message",
+	    RAIN_ARGS(RAIN_STR(room), RAIN_EVENT_ARG(ev, 1))) == -1)
 		return (rain_error(ev, "cannot send to the room"));
-	rain_ack(ev, "true");
+	rain_ack(ev, RAIN_ARGS(RAIN_BOOL(1)));
 	return (RAIN_DONE);
 }
 
 static int
 on_broadcast(struct rain_socket *s, struct rain_event *ev)
 {
-	if (rain_emit_to(s, NULL, 0, "broadcast", "%a", ev, 0) == -1)
+	if (rain_emit_to(s, NULL, 0, "broadcast",
+	    RAIN_ARGS(RAIN_EVENT_ARG(ev, 0))) == -1)
 		return (rain_error(ev, "cannot broadcast"));
-	rain_ack(ev, "true");
+	rain_ack(ev, RAIN_ARGS(RAIN_BOOL(1)));
 	return (RAIN_DONE);
 }
 
@@ -105,20 +108,20 @@ on_drop(struct rain_socket *s, struct rain_event *ev)
 static int
 on_session_set(struct rain_socket *s, struct rain_event *ev)
 {
-	if (rain_session_set(s, "value", "%a", ev, 0) == -1)
+	if (rain_session_set(s, "value", RAIN_EVENT_ARG(ev, 0)) == -1)
 		return (rain_error(ev, "session not available"));
-	rain_ack(ev, "true");
+	rain_ack(ev, RAIN_ARGS(RAIN_BOOL(1)));
 	return (RAIN_DONE);
 }
 
 static int
 on_session_get(struct rain_socket *s, struct rain_event *ev)
 {
-	yajl_val v;
+	const rain_value *v;
 
 	if (rain_session_get(s, "value", &v) == -1)
 		return (rain_error(ev, "session not available"));
-	rain_ack(ev, "%v", v);
+	rain_ack(ev, RAIN_ARGS(RAIN_VALUE(v)));
 	return (RAIN_DONE);
 }
 
@@ -129,23 +132,23 @@ on_session_put(struct rain_socket *s, struct rain_event *ev)
 
 	if (key == NULL)
 		return (rain_error(ev, "session-put needs a key"));
-	if (rain_session_set(s, key, "%a", ev, 1) == -1)
+	if (rain_session_set(s, key, RAIN_EVENT_ARG(ev, 1)) == -1)
 		return (rain_error(ev, "session not available"));
-	rain_ack(ev, "true");
+	rain_ack(ev, RAIN_ARGS(RAIN_BOOL(1)));
 	return (RAIN_DONE);
 }
 
 static int
 on_session_dump(struct rain_socket *s, struct rain_event *ev)
 {
-	yajl_val all;
+	const rain_value *all;
 
 	if (rain_session_dump(s, &all) == -1)
 		return (rain_error(ev, "session not available"));
 	if (all == NULL)
-		rain_ack(ev, "{}");
+		rain_ack(ev, RAIN_ARGS(RAIN_EMPTY_OBJECT));
 	else
-		rain_ack(ev, "%v", all);
+		rain_ack(ev, RAIN_ARGS(RAIN_VALUE(all)));
 	return (RAIN_DONE);
 }
 
@@ -156,12 +159,12 @@ deferred_set_fire(struct rain_socket *s, void *arg)
 	struct rain_defer *d = arg;
 	struct rain_event *ev = rain_defer_event(d);
 
-	if (rain_session_set(s, "value", "%a", ev, 0) == -1) {
+	if (rain_session_set(s, "value", RAIN_EVENT_ARG(ev, 0)) == -1) {
 		rain_reject(d, "session not available");
 		return;
 	}
-	rain_ack(ev, "true");
-	rain_resolve(d, NULL);
+	rain_ack(ev, RAIN_ARGS(RAIN_BOOL(1)));
+	rain_resolve(d, RAIN_NULL);
 }
 
 static int
@@ -205,34 +208,27 @@ on_never_resolve(struct rain_socket *s, struct rain_event *ev)
 static int
 handle(struct rain_socket *s)
 {
-	static const struct {
-		const char		*name;
-		rain_listener_fn	 fn;
-		int			 flags;
-	} listeners[] = {
-		{ "echo", on_echo, RAIN_NO_SESSION },
-		{ "ack", on_ack, RAIN_NO_SESSION },
-		{ "server-ack", on_server_ack, RAIN_NO_SESSION },
-		{ "join", on_join, RAIN_NO_SESSION },
-		{ "leave", on_leave, RAIN_NO_SESSION },
-		{ "to-room", on_to_room, RAIN_NO_SESSION },
-		{ "broadcast", on_broadcast, RAIN_NO_SESSION },
-		{ "drop", on_drop, RAIN_NO_SESSION },
-		{ "session-set", on_session_set, 0 },
-		{ "session-get", on_session_get, 0 },
-		{ "session-put", on_session_put, 0 },
-		{ "session-dump", on_session_dump, 0 },
-		{ "deferred-set", on_deferred_set, 0 },
-		{ "never-resolve", on_never_resolve, 0 },
-	};
-	size_t i;
-
-	rain_emit(s, "hello", "{\"message\":%s}", "Hello Sockets!");
-	for (i = 0; i < sizeof(listeners) / sizeof(listeners[0]); i++)
-		if (rain_on_flags(s, listeners[i].name, listeners[i].fn,
-		    listeners[i].flags) == -1)
-			return (RAIN_ERROR);
-	return (RAIN_DONE);
+	return (rain_emit(s, "hello", RAIN_ARGS(RAIN_OBJECT(
+	    RAIN_KV("message", RAIN_STR("Hello Sockets!"))))) == 0 ?
+	    RAIN_DONE : RAIN_ERROR);
 }
 
-RAIN_WEBSOCKET("echo", handle);
+static const struct rain_listener listeners[] = {
+	{ "echo", on_echo, RAIN_NO_SESSION },
+	{ "ack", on_ack, RAIN_NO_SESSION },
+	{ "server-ack", on_server_ack, RAIN_NO_SESSION },
+	{ "join", on_join, RAIN_NO_SESSION },
+	{ "leave", on_leave, RAIN_NO_SESSION },
+	{ "to-room", on_to_room, RAIN_NO_SESSION },
+	{ "broadcast", on_broadcast, RAIN_NO_SESSION },
+	{ "drop", on_drop, RAIN_NO_SESSION },
+	{ "session-set", on_session_set, 0 },
+	{ "session-get", on_session_get, 0 },
+	{ "session-put", on_session_put, 0 },
+	{ "session-dump", on_session_dump, 0 },
+	{ "deferred-set", on_deferred_set, 0 },
+	{ "never-resolve", on_never_resolve, 0 },
+	{ NULL, NULL, 0 }
+};
+
+RAIN_WEBSOCKET("echo", handle, listeners);
