@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "util.h"
 #include "http.h"
 #include "log.h"
 #include "xmalloc.h"
@@ -111,6 +112,8 @@ static int	conf_check_user(struct conf_parser *,
 static void	conf_free_listen(struct conf *);
 static int	conf_check_eio_path(struct conf_parser *,
 		    const struct conf_directive *, void *);
+static int	conf_check_cidrs(struct conf_parser *,
+		    const struct conf_directive *, void *);
 static int	conf_check_redis(struct conf_parser *,
 		    const struct conf_directive *, void *);
 static int	conf_check_token(struct conf_parser *,
@@ -191,6 +194,9 @@ static const struct conf_directive conf_directives[] = {
 	    64 * KILOBYTE, GIGABYTE, "16m"),
 	{ .cd_name = "allowed_origins", .cd_type = CONF_T_STRINGS,
 	  .cd_flags = CONF_F_MULTI, CONF_FIELD(c_allowed_origins) },
+	{ .cd_name = "trusted_proxies", .cd_type = CONF_T_STRINGS,
+	  .cd_flags = CONF_F_MULTI, CONF_FIELD(c_trusted_proxies),
+	  .cd_maxargs = CONF_LIST_MAX, .cd_check = conf_check_cidrs },
 	/* Both installed by make install; a missing file is answered 404. */
 	{ .cd_name = "client_script", .cd_type = CONF_T_PATH,
 	  .cd_flags = CONF_F_NONE, CONF_FIELD(c_client_script),
@@ -1004,6 +1010,24 @@ conf_check_redis(struct conf_parser *p, const struct conf_directive *d UNUSED,
 	    port > CONF_PORT_MAX)
 		return (conf_error(p, "invalid redis address \"%s\": expected "
 		    "unix:/path or host:port", conf_show(shown, s)));
+	return (0);
+}
+
+/* Addresses or CIDR blocks (trusted_proxies). */
+static int
+conf_check_cidrs(struct conf_parser *p, const struct conf_directive *d,
+    void *field)
+{
+	const struct conf_strings	*list = field;
+	unsigned char			 net[ADDR_BYTES_MAX];
+	char				 shown[CONF_SHOW_BUF];
+	size_t				 i;
+	int				 bits;
+
+	for (i = 0; i < list->cs_n; i++)
+		if (cidr_parse(list->cs_v[i], net, &bits) == 0)
+			return (conf_error(p, "%s \"%s\": not an address or "
+			    "address/bits", d->cd_name, conf_show(shown, list->cs_v[i])));
 	return (0);
 }
 

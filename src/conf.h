@@ -92,6 +92,7 @@ struct conf {
 	size_t			 c_max_payload;	/* bytes of a message or POST */
 	size_t			 c_max_send_queue;	/* bytes queued per client */
 	struct conf_strings	 c_allowed_origins;	/* empty: same origin */
+	struct conf_strings	 c_trusted_proxies;	/* X-Forwarded-For from these */
 	char			*c_client_script;	/* socket.io.min.js, or NULL */
 	char			*c_rain_script;		/* rain.js, or NULL */
 

@@ -169,7 +169,7 @@ conn_accept(struct worker *w, int fd, const struct sockaddr *sa, int socklen,
 }
 
 void
-conn_adopt(struct worker *w, int fd, const void *bytes, size_t len)
+conn_adopt(struct worker *w, int fd, const char *peer, const void *bytes, size_t len)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		sslen = sizeof(ss);
@@ -195,7 +195,8 @@ conn_adopt(struct worker *w, int fd, const void *bytes, size_t len)
 	 * it, or a request forwarded from another node through Redis.
 	 */
 	if (ss.ss_family == AF_UNIX)
-		snprintf(c->c_peer, sizeof(c->c_peer), "(relayed)");
+		snprintf(c->c_peer, sizeof(c->c_peer), "%s",
+		    peer != NULL ? peer : "(relayed)");
 	log_debug("%s: handed over with %zu bytes", c->c_peer, len);
 	/*
 	 * A socket bufferevent's input is frozen at its end (only libevent
@@ -304,7 +305,8 @@ conn_handoff_tls(struct conn *c, int slot, const void *bytes, size_t len)
 		log_warn("%s: socketpair for handoff", c->c_peer);
 		return (-1);
 	}
-	if (handoff_send(c->c_worker->w_handoff, slot, sv[1], bytes, len) == -1) {
+	if (handoff_send(c->c_worker->w_handoff, slot, sv[1], c->c_peer, bytes,
+	    len) == -1) {
 		close(sv[0]);
 		close(sv[1]);
 		return (-1);
@@ -336,7 +338,7 @@ conn_handoff(struct conn *c, int slot)
 		return (-1);
 	}
 	bytes = evbuffer_pullup(in, -1);
-	if (handoff_send(c->c_worker->w_handoff, slot, fd, bytes, len) == -1) {
+	if (handoff_send(c->c_worker->w_handoff, slot, fd, NULL, bytes, len) == -1) {
 		close(fd);
 		return (-1);
 	}

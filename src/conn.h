@@ -87,7 +87,8 @@ struct conn {
 void	conn_accept(struct worker *, int fd, const struct sockaddr *, int socklen,
 	    struct ssl_ctx_st *tls);
 /* Take over a socket handed over by another worker, with the bytes it read. */
-void	conn_adopt(struct worker *, int fd, const void *bytes, size_t len);
+void	conn_adopt(struct worker *, int fd, const char *peer, const void *bytes,
+	    size_t len);
 struct evbuffer *conn_output(struct conn *);
 struct evbuffer *conn_input(struct conn *);
 /* Does the current request allow the connection to stay open? */

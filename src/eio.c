@@ -30,6 +30,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "eio.h"
+#include "handshake.h"
 #include "eio_codec.h"
 #include "forward.h"
 #include "handoff.h"
@@ -1322,6 +1323,8 @@ eio_ws_handshake(struct eio_server *srv, struct conn *c,
 
 	es = es_new(srv, ES_WEBSOCKET, origin);
 	es_session(es, req, cookie, sizeof(cookie));
+	nsp_client_set_handshake(es->es_client, handshake_new(c->c_peer, req,
+	    &srv->srv_conf->c_trusted_proxies));
 	wc = ws_accept(c, req, cookie, srv->srv_conf->c_max_payload,
 	    srv->srv_conf->c_max_send_queue, &es_ws_handler, es);
 	if (wc == NULL) {
@@ -1491,6 +1494,8 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 	}
 	es = es_new(srv, ES_POLLING, origin);
 	es_session(es, req, cookie, sizeof(cookie));
+	nsp_client_set_handshake(es->es_client, handshake_new(c->c_peer, req,
+	    &srv->srv_conf->c_trusted_proxies));
 	if ((b = evbuffer_new()) == NULL)
 		fatalx("eio: out of memory");
 	es_handshake(es, b);

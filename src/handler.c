@@ -21,6 +21,7 @@
 
 #include "component.h"
 #include "handler.h"
+#include "handshake.h"
 #include "json.h"
 #include "log.h"
 #include "nsp.h"
@@ -914,6 +915,30 @@ const rain_value *
 rain_auth(struct rain_socket *v)
 {
 	return (v != NULL ? RV(v->rs_sock->ns_auth) : NULL);
+}
+
+const char *
+rain_session_id(struct rain_socket *v)
+{
+	return (v != NULL ? v->rs_sock->ns_session_id : NULL);
+}
+
+const char *
+rain_remote_address(struct rain_socket *v)
+{
+	return (v != NULL ? handshake_address(v->rs_sock->ns_handshake) : NULL);
+}
+
+const char *
+rain_handshake_header(struct rain_socket *v, const char *name)
+{
+	return (v != NULL ? handshake_header(v->rs_sock->ns_handshake, name) : NULL);
+}
+
+const char *
+rain_handshake_query(struct rain_socket *v, const char *name)
+{
+	return (v != NULL ? handshake_query(v->rs_sock->ns_handshake, name) : NULL);
 }
 
 int

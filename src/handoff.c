@@ -66,7 +66,7 @@
 
 #define HANDOFF_SLOTS_MAX	1024
 #define HANDOFF_MAGIC		0x52484f46u	/* "RHOF" */
-#define HANDOFF_VERSION		1
+#define HANDOFF_VERSION		2	/* 2: the peer after the header */
 #define HANDOFF_HDR_LEN		12
 #define HANDOFF_DGRAM_MAX	(HANDOFF_HDR_LEN + HANDOFF_BYTES_MAX)
 /* Room for several of the largest datagrams (the kernel doubles it). */
@@ -497,8 +497,8 @@ handoff_slot(const struct handoff *h)
 }
 
 int
-handoff_send(struct handoff *h, int slot, int fd, const void *bytes,
-    size_t len)
+handoff_send(struct handoff *h, int slot, int fd, const char *peer,
+    const void *bytes, size_t len)
 {
 	union {
 		struct cmsghdr	hdr;
@@ -506,9 +506,10 @@ handoff_send(struct handoff *h, int slot, int fd, const void *bytes,
 	} cmsg;
 	unsigned char	 hdr[HANDOFF_HDR_LEN];
 	struct msghdr	 msg;
-	struct iovec	 iov[2];
+	struct iovec	 iov[3];
 	struct cmsghdr	*cm;
 	ssize_t		 n;
+	size_t		 plen = peer != NULL ? strlen(peer) : 0;
 
 	if (slot < 0 || slot >= h->ho_nslots || slot == h->ho_slot) {
 		log_warnx("handoff: no peer slot %d (we are slot %d)", slot,
@@ -519,8 +520,12 @@ handoff_send(struct handoff *h, int slot, int fd, const void *bytes,
 		log_warnx("handoff: nothing to hand off to slot %d", slot);
 		return (-1);
 	}
+	if (plen >= HANDOFF_PEER_MAX) {
+		log_warnx("handoff to slot %d: peer name too long", slot);
+		return (-1);
+	}
 	/* Refused here rather than truncated or refused by the kernel. */
-	if (len > h->ho_out_max - HANDOFF_HDR_LEN) {
+	if (len > h->ho_out_max - HANDOFF_HDR_LEN - plen) {
 		log_warnx("handoff to slot %d: %zu bytes read, over the limit"
 		    " of %zu", slot, len, h->ho_out_max - HANDOFF_HDR_LEN);
 		return (-1);
@@ -528,16 +533,18 @@ handoff_send(struct handoff *h, int slot, int fd, const void *bytes,
 
 	put_u32(hdr, HANDOFF_MAGIC);
 	put_u16(hdr + 4, HANDOFF_VERSION);
-	put_u16(hdr + 6, 0);
+	put_u16(hdr + 6, (uint16_t)plen);
 	put_u32(hdr + 8, (uint32_t)len);
 	iov[0].iov_base = hdr;
 	iov[0].iov_len = sizeof(hdr);
-	iov[1].iov_base = (void *)bytes;
-	iov[1].iov_len = len;
+	iov[1].iov_base = (void *)(peer != NULL ? peer : "");
+	iov[1].iov_len = plen;
+	iov[2].iov_base = (void *)bytes;
+	iov[2].iov_len = len;
 	memset(&cmsg, 0, sizeof(cmsg));
 	memset(&msg, 0, sizeof(msg));
 	msg.msg_iov = iov;
-	msg.msg_iovlen = len > 0 ? 2 : 1;
+	msg.msg_iovlen = 3;
 	msg.msg_control = cmsg.buf;
 	msg.msg_controllen = sizeof(cmsg.buf);
 	cm = CMSG_FIRSTHDR(&msg);
@@ -560,7 +567,7 @@ handoff_send(struct handoff *h, int slot, int fd, const void *bytes,
 		}
 		return (-1);
 	}
-	if ((size_t)n != HANDOFF_HDR_LEN + len) {
+	if ((size_t)n != HANDOFF_HDR_LEN + plen + len) {
 		/* A sequenced packet goes whole or not at all: a kernel bug. */
 		log_warnx("handoff to slot %d: short send of %zd bytes", slot, n);
 		return (-1);
@@ -588,9 +595,11 @@ handoff_check(struct handoff *h, ssize_t n, int flags, int nfds)
 		return ("too short");
 	if (get_u32(p) != HANDOFF_MAGIC)
 		return ("bad magic");
-	if (get_u16(p + 4) != HANDOFF_VERSION || get_u16(p + 6) != 0)
+	if (get_u16(p + 4) != HANDOFF_VERSION)
 		return ("unknown version");
-	if (get_u32(p + 8) != (size_t)n - HANDOFF_HDR_LEN)
+	if (get_u16(p + 6) >= HANDOFF_PEER_MAX)
+		return ("peer name too long");
+	if ((size_t)get_u32(p + 8) + get_u16(p + 6) != (size_t)n - HANDOFF_HDR_LEN)
 		return ("length mismatch");
 	if (nfds != 1)
 		return (nfds == 0 ? "no descriptor" : "several descriptors");
@@ -610,7 +619,8 @@ handoff_recv(struct handoff *h)
 	struct iovec	 iov;
 	struct cmsghdr	*cm;
 	const char	*why;
-	size_t		 k, nfds = 0;
+	char		 peer[HANDOFF_PEER_MAX];
+	size_t		 k, nfds = 0, plen;
 	ssize_t		 n;
 	int		 fd;
 
@@ -654,8 +664,11 @@ handoff_recv(struct handoff *h)
 		close(fds[0]);
 		return (1);
 	}
-	h->ho_cbs.hc_conn(h->ho_arg, fds[0], h->ho_in_buf + HANDOFF_HDR_LEN,
-	    (size_t)n - HANDOFF_HDR_LEN);
+	plen = get_u16(h->ho_in_buf + 6);
+	memcpy(peer, h->ho_in_buf + HANDOFF_HDR_LEN, plen);
+	peer[plen] = '\0';
+	h->ho_cbs.hc_conn(h->ho_arg, fds[0], plen > 0 ? peer : NULL,
+	    h->ho_in_buf + HANDOFF_HDR_LEN + plen, (size_t)n - HANDOFF_HDR_LEN - plen);
 	return (1);
 }
 

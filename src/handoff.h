@@ -35,6 +35,7 @@
 struct event_base;
 
 #define HANDOFF_BYTES_MAX	(128 * 1024)	/* bytes passed with a connection */
+#define HANDOFF_PEER_MAX	64		/* its peer's name, NUL included */
 #define BUS_MSG_MAX		(256u * 1024 * 1024)	/* one bus message */
 #define BUS_QUEUE_MAX		(64u * 1024 * 1024)	/* unsent bytes to one peer */
 
@@ -48,10 +49,12 @@ void			 handoff_mesh_free(struct handoff_mesh *);
 
 struct handoff_cbs {
 	/*
-	 * A connection handed over: fd (now owned by the callee) and the
-	 * bytes already read from it, valid during the call only.
+	 * A connection handed over: fd (now owned by the callee), the name
+	 * of the client it stands for when fd is a relay (else NULL), and
+	 * the bytes already read from it, valid during the call only.
 	 */
-	void	(*hc_conn)(void *arg, int fd, const void *bytes, size_t len);
+	void	(*hc_conn)(void *arg, int fd, const char *peer,
+		    const void *bytes, size_t len);
 	/* A bus message from another worker, valid during the call only. */
 	void	(*hc_bus)(void *arg, const void *msg, size_t len);
 };
@@ -65,13 +68,15 @@ struct handoff		*handoff_worker_new(struct handoff_mesh *, int slot,
 void			 handoff_worker_free(struct handoff *);
 
 /*
- * Pass fd with bytes[0..len) to the worker of slot.  On success (0) fd
+ * Pass fd with bytes[0..len) to the worker of slot; peer names the client
+ * when fd is one end of a relay (a TLS connection the caller decrypts),
+ * NULL when fd is the client's own socket.  On success (0) fd
  * is closed here (the other worker owns the connection now); on failure
  * (-1: bad slot, len over HANDOFF_BYTES_MAX, the peer's queue is full or
  * gone) fd is left to the caller, who should answer the client (503).
  */
 int			 handoff_send(struct handoff *, int slot, int fd,
-			    const void *bytes, size_t len);
+			    const char *peer, const void *bytes, size_t len);
 
 /*
  * Send msg to every other worker of the generation.  Returns the number

@@ -21,6 +21,7 @@
 #include "handler.h"
 #include "json.h"
 #include "log.h"
+#include "handshake.h"
 #include "nsp.h"
 #include "pool.h"
 #include "room.h"
@@ -466,6 +467,8 @@ nsp_socket_free(struct nsp_socket *s)
 		reg->nr_store->so_free(reg->nr_store_arg, s);
 	if (s->ns_auth != NULL)
 		yajl_tree_free(s->ns_auth);
+	handshake_free(s->ns_handshake);
+	free(s->ns_session_id);
 	LIST_REMOVE(s, ns_reg_entry);
 	free(s);
 }
@@ -1302,6 +1305,9 @@ nsp_connect(struct nsp_client *c, struct sio_packet *pkt)
 	}
 	s->ns_client = c;
 	s->ns_connected = 1;
+	s->ns_handshake = handshake_ref(c->nc_handshake);
+	if (c->nc_session_id != NULL)
+		s->ns_session_id = xstrdup(c->nc_session_id);
 	LIST_INSERT_HEAD(&c->nc_sockets, s, ns_client_entry);
 	c->nc_nsockets++;
 	TAILQ_INSERT_TAIL(&nn->nn_sockets, s, ns_nsp_entry);
@@ -1410,6 +1416,13 @@ nsp_client_set_session_id(struct nsp_client *c, const char *sid)
 }
 
 void
+nsp_client_set_handshake(struct nsp_client *c, struct handshake *hs)
+{
+	handshake_free(c->nc_handshake);
+	c->nc_handshake = hs;
+}
+
+void
 nsp_client_closed(struct nsp_client *c, const char *reason)
 {
 	struct nsp_socket *s;
@@ -1417,6 +1430,7 @@ nsp_client_closed(struct nsp_client *c, const char *reason)
 	while ((s = LIST_FIRST(&c->nc_sockets)) != NULL)
 		nsp_socket_disconnect(s, reason, 0);
 	TAILQ_REMOVE(&c->nc_reg->nr_clients, c, nc_entry);
+	handshake_free(c->nc_handshake);
 	free(c->nc_session_id);
 	free(c->nc_id);
 	free(c);

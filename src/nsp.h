@@ -86,6 +86,7 @@ struct pool;
 struct rain_socket;
 struct rain_event;
 struct nsp_job;
+struct handshake;
 
 #define NSP_HANDLER_TIMEOUT_DEFAULT	30000	/* ms, handler_timeout */
 #define NSP_THREADS_DEFAULT		4	/* handler_threads */
@@ -156,6 +157,7 @@ struct nsp_client {
 	void				*nc_arg;
 	char				*nc_id;		/* Engine.IO sid, for logs */
 	char				*nc_session_id;	/* from the cookie, or NULL */
+	struct handshake		*nc_handshake;	/* a reference, or NULL */
 	LIST_HEAD(, nsp_socket)		 nc_sockets;
 	size_t				 nc_nsockets;
 	TAILQ_ENTRY(nsp_client)		 nc_entry;
@@ -202,6 +204,8 @@ struct nsp_socket {
 	size_t			 ns_nrooms;
 	yajl_val		 ns_auth;	/* CONNECT payload, or NULL */
 	void			*ns_session;	/* the session store's state */
+	struct handshake	*ns_handshake;	/* a reference, or NULL */
+	char			*ns_session_id;	/* the user's, or NULL */
 };
 
 struct nsp_namespace {
@@ -278,6 +282,8 @@ size_t			 nsp_disconnect_idle(struct nsp_registry *, int64_t idle_ms);
 struct nsp_client	*nsp_client_new(struct nsp_registry *, const struct nsp_client_ops *,
 			    void *arg, const char *id);
 void			 nsp_client_set_session_id(struct nsp_client *, const char *);
+/* The facts of the client's handshake; the client takes over the reference. */
+void			 nsp_client_set_handshake(struct nsp_client *, struct handshake *);
 /*
  * Feed one complete decoded packet (all attachments present).  Takes the
  * packet's contents in every case (the struct is cleared on return).

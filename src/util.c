@@ -8,9 +8,11 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -148,4 +150,63 @@ pct_decode_byte(const char *p, size_t left, unsigned char *out)
 		return (-1);
 	*out = (unsigned char)(hi << 4 | lo);
 	return (0);
+}
+
+/* Parse an address into bytes: 4 or 16, or 0 when it is not one. */
+int
+addr_parse(const char *s, size_t slen, unsigned char *out)
+{
+	char buf[ADDR_STR_MAX];
+
+	if (slen == 0 || slen >= sizeof(buf))
+		return (0);
+	memcpy(buf, s, slen);
+	buf[slen] = '\0';
+	if (inet_pton(AF_INET, buf, out) == 1)
+		return (4);
+	if (inet_pton(AF_INET6, buf, out) == 1)
+		return (16);
+	return (0);
+}
+
+/* Parse "addr" or "addr/bits"; bytes and prefix bits, or 0. */
+int
+cidr_parse(const char *s, unsigned char *net, int *bits)
+{
+	const char	*slash = strchr(s, '/');
+	char		*end;
+	long		 b;
+	int		 n;
+
+	n = addr_parse(s, slash != NULL ? (size_t)(slash - s) : strlen(s), net);
+	if (n == 0)
+		return (0);
+	*bits = n * 8;
+	if (slash != NULL) {
+		if (!isdigit((unsigned char)slash[1]))
+			return (0);
+		b = strtol(slash + 1, &end, 10);
+		if (*end != '\0' || b < 0 || b > n * 8)
+			return (0);
+		*bits = (int)b;
+	}
+	return (n);
+}
+
+/* Is the address a[0..n) inside net/bits of the same family? */
+int
+cidr_contains(const unsigned char *a, int n, const unsigned char *net, int nn,
+    int bits)
+{
+	int i, rest;
+
+	if (n != nn)
+		return (0);
+	for (i = 0; i < bits / 8; i++)
+		if (a[i] != net[i])
+			return (0);
+	if ((rest = bits % 8) != 0 &&
+	    ((a[i] ^ net[i]) & (unsigned char)(0xff << (8 - rest))) != 0)
+		return (0);
+	return (1);
 }

@@ -25,6 +25,15 @@ int	 write_all(int, const void *, size_t);
  * -1 when p does not start with a valid one.
  */
 int	 pct_decode_byte(const char *p, size_t left, unsigned char *out);
+/* Bytes of an IPv6 address, the longest addr_parse gives. */
+#define ADDR_BYTES_MAX	16
+/* Parse an IPv4 or IPv6 address s[0..len) into out: 4, 16, or 0 if it is none. */
+int	 addr_parse(const char *s, size_t len, unsigned char *out);
+/* Parse "address" or "address/bits" into net and *bits: 4, 16, or 0. */
+int	 cidr_parse(const char *s, unsigned char *net, int *bits);
+/* Is the address a (n bytes) inside net/bits (nn bytes)? */
+int	 cidr_contains(const unsigned char *a, int n, const unsigned char *net,
+	    int nn, int bits);
 /* Write contents to path atomically (temporary file and rename). */
 int	 file_write_atomic(const char *path, const char *contents, size_t len);
 

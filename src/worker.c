@@ -153,9 +153,10 @@ worker_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 /* Another worker passed us a connection for a session we own. */
 static void
-worker_handoff_conn(void *arg, int fd, const void *bytes, size_t len)
+worker_handoff_conn(void *arg, int fd, const char *peer, const void *bytes,
+    size_t len)
 {
-	conn_adopt(arg, fd, bytes, len);
+	conn_adopt(arg, fd, peer, bytes, len);
 }
 
 /* A room emit or broadcast from another worker. */

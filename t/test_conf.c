@@ -942,3 +942,19 @@ Test(parse, strings)
 	cr_assert_null(cs.cs_v);
 	conf_strings_clear(&cs);	/* clearing twice is harmless */
 }
+
+Test(conf, trusted_proxies)
+{
+	struct conf *c;
+
+	c = t_good("trusted_proxies 10.0.0.0/8 127.0.0.1\ntrusted_proxies ::1 fd00::/8\n");
+	cr_assert_eq(c->c_trusted_proxies.cs_n, 4);
+	cr_expect_str_eq(c->c_trusted_proxies.cs_v[3], "fd00::/8");
+	conf_free(c);
+	t_bad("workers 1\ntrusted_proxies 10.0.0.0/33\n", 2,
+	    "trusted_proxies \"10.0.0.0/33\": not an address or address/bits");
+	t_bad("trusted_proxies example.org\n", 1,
+	    "trusted_proxies \"example.org\": not an address or address/bits");
+	t_bad("trusted_proxies 10.0.0.1/\n", 1,
+	    "trusted_proxies \"10.0.0.1/\": not an address or address/bits");
+}

@@ -44,6 +44,7 @@ struct peer {
 	int			 conns;		/* hc_conn calls */
 	int			 fd;		/* the last connection received */
 	unsigned char		*bytes;		/* and its bytes */
+	char			 peer[HANDOFF_PEER_MAX];	/* and its peer, or "" */
 	size_t			 nbytes;
 	struct rx		 rx;		/* bus messages */
 };
@@ -52,10 +53,11 @@ static struct handoff_mesh	*mesh;
 static struct peer		 peers[SLOTS];
 
 static void
-on_conn(void *arg, int fd, const void *bytes, size_t len)
+on_conn(void *arg, int fd, const char *peer, const void *bytes, size_t len)
 {
 	struct peer *p = arg;
 
+	snprintf(p->peer, sizeof(p->peer), "%s", peer != NULL ? peer : "");
 	if (p->fd != -1)
 		close(p->fd);
 	free(p->bytes);
@@ -222,7 +224,7 @@ Test(handoff, connection_and_bytes_reach_the_slot)
 	int sp[2];
 
 	client_pair(sp);
-	cr_assert_eq(handoff_send(peers[0].h, 2, sp[0], req, strlen(req)), 0);
+	cr_assert_eq(handoff_send(peers[0].h, 2, sp[0], NULL, req, strlen(req)), 0);
 	/* Ours no more: closed at once by the sender. */
 	cr_assert(!fd_is_open(sp[0]) && errno == EBADF);
 	WAIT_FOR(p2->conns == 1);
@@ -231,6 +233,7 @@ Test(handoff, connection_and_bytes_reach_the_slot)
 	cr_assert_eq(peers[0].conns + peers[1].conns, 0);
 	cr_assert_eq(p2->nbytes, strlen(req));
 	cr_assert(memcmp(p2->bytes, req, strlen(req)) == 0);
+	cr_assert_str_eq(p2->peer, "", "a client's own socket names no peer");
 	cr_assert(fcntl(p2->fd, F_GETFD) & FD_CLOEXEC);
 
 	/* The connection works both ways. */
@@ -252,7 +255,7 @@ Test(handoff, bytes_up_to_the_limit)
 	fill(big, HANDOFF_BYTES_MAX + 1, 7);
 
 	client_pair(sp);
-	cr_assert_eq(handoff_send(peers[1].h, 0, sp[0], big,
+	cr_assert_eq(handoff_send(peers[1].h, 0, sp[0], NULL, big,
 	    HANDOFF_BYTES_MAX), 0);
 	WAIT_FOR(peers[0].conns == 1);
 	cr_assert_eq(peers[0].nbytes, (size_t)HANDOFF_BYTES_MAX);
@@ -261,7 +264,7 @@ Test(handoff, bytes_up_to_the_limit)
 
 	/* One more byte is refused, and the caller keeps the connection. */
 	client_pair(sp);
-	cr_assert_eq(handoff_send(peers[1].h, 0, sp[0], big,
+	cr_assert_eq(handoff_send(peers[1].h, 0, sp[0], NULL, big,
 	    HANDOFF_BYTES_MAX + 1), -1);
 	cr_assert(fd_is_open(sp[0]));
 	settle();
@@ -276,7 +279,7 @@ Test(handoff, no_bytes)
 	int sp[2];
 
 	client_pair(sp);
-	cr_assert_eq(handoff_send(peers[2].h, 1, sp[0], NULL, 0), 0);
+	cr_assert_eq(handoff_send(peers[2].h, 1, sp[0], NULL, NULL, 0), 0);
 	WAIT_FOR(peers[1].conns == 1);
 	cr_assert_eq(peers[1].nbytes, 0);
 	close(sp[1]);
@@ -287,9 +290,9 @@ Test(handoff, self_and_unknown_slots_refused)
 	int sp[2];
 
 	client_pair(sp);
-	cr_assert_eq(handoff_send(peers[0].h, 0, sp[0], "x", 1), -1);
-	cr_assert_eq(handoff_send(peers[0].h, -1, sp[0], "x", 1), -1);
-	cr_assert_eq(handoff_send(peers[0].h, SLOTS, sp[0], "x", 1), -1);
+	cr_assert_eq(handoff_send(peers[0].h, 0, sp[0], NULL, "x", 1), -1);
+	cr_assert_eq(handoff_send(peers[0].h, -1, sp[0], NULL, "x", 1), -1);
+	cr_assert_eq(handoff_send(peers[0].h, SLOTS, sp[0], NULL, "x", 1), -1);
 	cr_assert(fd_is_open(sp[0]));
 	settle();
 	cr_assert_eq(peers[0].conns + peers[1].conns + peers[2].conns, 0);
@@ -358,7 +361,7 @@ Test(handoff, malformed_datagrams_dropped_and_descriptors_closed)
 
 	/* The channel still works. */
 	client_pair(sp);
-	cr_assert_eq(handoff_send(peers[0].h, 2, sp[0], "ok", 2), 0);
+	cr_assert_eq(handoff_send(peers[0].h, 2, sp[0], NULL, "ok", 2), 0);
 	WAIT_FOR(peers[2].conns == 1);
 	cr_assert(memcmp(peers[2].bytes, "ok", 2) == 0);
 	close(sp[1]);
@@ -370,7 +373,7 @@ Test(handoff, queued_for_a_dead_worker_until_it_is_respawned)
 
 	peer_kill(2);
 	client_pair(sp);
-	cr_assert_eq(handoff_send(peers[0].h, 2, sp[0], "waiting", 7), 0);
+	cr_assert_eq(handoff_send(peers[0].h, 2, sp[0], NULL, "waiting", 7), 0);
 	settle();
 	peer_start(2);
 	WAIT_FOR(peers[2].conns == 1);
@@ -390,7 +393,7 @@ Test(handoff, full_queue_refused)
 	for (i = 0; i < 1000; i++) {
 		client_pair(sp);
 		close(sp[1]);
-		if (handoff_send(peers[0].h, 1, sp[0], big,
+		if (handoff_send(peers[0].h, 1, sp[0], NULL, big,
 		    HANDOFF_BYTES_MAX) == -1)
 			break;
 		sent++;
@@ -403,7 +406,7 @@ Test(handoff, full_queue_refused)
 	WAIT_FOR(peers[1].conns == sent);
 	cr_assert(memcmp(peers[1].bytes, big, HANDOFF_BYTES_MAX) == 0);
 	client_pair(sp);
-	cr_assert_eq(handoff_send(peers[0].h, 1, sp[0], big, 10), 0);
+	cr_assert_eq(handoff_send(peers[0].h, 1, sp[0], NULL, big, 10), 0);
 	WAIT_FOR(peers[1].conns == sent + 1);
 	close(sp[1]);
 	free(big);
@@ -449,7 +452,7 @@ Test(handoff, bad_meshes)
 	    NULL));
 	cr_assert_eq(bus_publish(h, "x", 1), 0);
 	client_pair(sp);
-	cr_assert_eq(handoff_send(h, 0, sp[0], NULL, 0), -1);
+	cr_assert_eq(handoff_send(h, 0, sp[0], NULL, NULL, 0), -1);
 	close(sp[0]);
 	close(sp[1]);
 	handoff_worker_free(h);
@@ -618,4 +621,30 @@ Test(bus, stuck_peer_skipped_over_the_queue_limit)
 	/* Drained: both peers take messages again. */
 	cr_assert_eq(bus_publish(peers[1].h, "again", 5), 2);
 	WAIT_FOR(peers[0].rx.n + peers[2].rx.n == (size_t)queued + 2);
+}
+
+Test(handoff, relay_names_its_client)
+{
+	struct peer *p1 = &peers[1];
+	int sp[2];
+
+	client_pair(sp);
+	cr_assert_eq(handoff_send(peers[0].h, 1, sp[0], "[2001:db8::7]:4431", "GET",
+	    3), 0);
+	WAIT_FOR(p1->conns == 1);
+	cr_assert_str_eq(p1->peer, "[2001:db8::7]:4431");
+	cr_assert_eq(p1->nbytes, 3);
+	cr_assert(memcmp(p1->bytes, "GET", 3) == 0);
+	close(sp[1]);
+	/* A name that does not fit is refused, the descriptor left to us. */
+	{
+		char longname[HANDOFF_PEER_MAX + 8];
+
+		memset(longname, 'a', sizeof(longname) - 1);
+		longname[sizeof(longname) - 1] = '\0';
+		client_pair(sp);
+		cr_assert_eq(handoff_send(peers[0].h, 1, sp[0], longname, "x", 1), -1);
+		close(sp[0]);
+		close(sp[1]);
+	}
 }

@@ -72,10 +72,13 @@ def app_session(redis, sid=None):
 class Poller:
     """One Engine.IO session over HTTP long-polling."""
 
-    def __init__(self, port, cookie=None, cookie_name="rain.sid"):
+    def __init__(self, port, cookie=None, cookie_name="rain.sid", query=None,
+                 headers=""):
         self.port = port
         self.cookie = cookie
         self.cookie_name = cookie_name
+        self.query = query
+        self.headers = headers
         self.packets = []
         st, h, b = self.request("GET")
         if st != 200 or not b.startswith(b"0{"):
@@ -90,10 +93,14 @@ class Poller:
         path = "/socket.io/?EIO=4&transport=polling"
         if getattr(self, "sid", None):
             path += "&sid=" + self.sid
+        elif getattr(self, "query", None):
+            path += "&" + self.query
         head = "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n" % (
             method, path, self.port)
         if self.cookie:
             head += "Cookie: theme=dark; %s=%s\r\n" % (self.cookie_name, self.cookie)
+        if not getattr(self, "sid", None):
+            head += self.headers
         if method == "POST":
             head += "Content-Type: text/plain;charset=UTF-8\r\n"
             head += "Content-Length: %d\r\n" % len(body)
@@ -436,8 +443,48 @@ def test_global_session(redis, d):
         missing = Poller(r.port, sign(new_sid()))
         check(missing.connect(GNSP) == {"message": "unauthorized"},
               "no global session: unauthorized here too")
+        test_handshake_facts(r, redis, sid)
     finally:
         r.cleanup()
+    # The same behind a trusted proxy: X-Forwarded-For is believed.
+    conf += "trusted_proxies 10.0.0.0/8 127.0.0.1\n"
+    r = Raind(conf=conf, workers=2).start()
+    try:
+        p = Poller(r.port, sign(sid), headers="X-Forwarded-For: 203.0.113.9, "
+                   "10.1.2.3\r\n")
+        check(p.connect(GNSP) is True, "connected through a trusted proxy")
+        facts = p.call("facts", "x-forwarded-for", "none", nsp=GNSP)
+        check(facts[1] == "203.0.113.9",
+              "trusted_proxies: the client's address from X-Forwarded-For, "
+              "skipping trusted hops (%r)" % facts)
+        p = Poller(r.port, sign(sid), headers="X-Forwarded-For: nonsense, "
+                   "198.51.100.4\r\n")
+        check(p.connect(GNSP) is True and
+              p.call("facts", "a", "b", nsp=GNSP)[1] == "198.51.100.4",
+              "X-Forwarded-For: the walk stops at what is not an address")
+    finally:
+        r.cleanup()
+
+
+def test_handshake_facts(r, redis, sid):
+    """What a handler knows of the handshake: rain_session_id and friends."""
+    p = Poller(r.port, sign(sid), query="lang=fr%20CA&theme=dark+blue",
+               headers="User-Agent: raind-test/1.0\r\n"
+               "X-Forwarded-For: 203.0.113.9\r\n")
+    check(p.connect(GNSP) is True, "a connection with a query and headers")
+    facts = p.call("facts", "USER-AGENT", "lang", nsp=GNSP)
+    check(facts[0] == sid, "rain_session_id is the cookie's session (%r)" % facts)
+    check(facts[1] == "127.0.0.1",
+          "rain_remote_address is the peer; X-Forwarded-For from a peer "
+          "that is not a trusted proxy is ignored (%r)" % facts)
+    check(facts[2] == "raind-test/1.0",
+          "rain_handshake_header, case-insensitive (%r)" % facts[2])
+    check(facts[3] == "fr CA", "rain_handshake_query, decoded (%r)" % facts[3])
+    facts = p.call("facts", "cookie", "theme", nsp=GNSP)
+    check(facts[3] == "dark blue" and "theme=dark" in facts[2],
+          "'+' is a space; every header is there (%r)" % facts)
+    facts = p.call("facts", "no-such-header", "nope", nsp=GNSP)
+    check(facts[2] is None and facts[3] is None, "unknown names: null")
 
 
 def test_check_config(redis, d):

@@ -388,6 +388,19 @@ const char	*rain_component_id(struct rain_socket *);
 const char	*rain_component_version(struct rain_socket *);
 /* The CONNECT auth payload of the client (an object), or NULL. */
 const rain_value *rain_auth(struct rain_socket *);
+/*
+ * The handshake (Socket.IO's socket.handshake), valid while the socket
+ * is: the user's session id (from the rain.sid cookie, or made by
+ * session_create; NULL without sessions), the client's address (the real
+ * peer, or from X-Forwarded-For when the peer is one of
+ * trusted_proxies), a header of the Engine.IO handshake request (name
+ * compared case-insensitively) and one of its query parameters
+ * (percent-decoded).  NULL when unknown.
+ */
+const char	*rain_session_id(struct rain_socket *);
+const char	*rain_remote_address(struct rain_socket *);
+const char	*rain_handshake_header(struct rain_socket *, const char *name);
+const char	*rain_handshake_query(struct rain_socket *, const char *name);
 int		 rain_connected(struct rain_socket *);
 void		 rain_socket_hold(struct rain_socket *);
 void		 rain_socket_release(struct rain_socket *);

@@ -7,7 +7,7 @@
  * the count; "gget" and "gset" read and write a global key (registered
  * with RAIN_GLOBAL_SESSION); "plain" tries the same without the flag and
  * must be refused; "cget" tries the component session, which a component
- * without useSession does not have.
+ * without useSession does not have; "facts" tells the handshake's facts.
  */
 #include <stddef.h>
 
@@ -44,6 +44,17 @@ on_cget(struct rain_socket *s, struct rain_event *ev)
 	return (rain_reply(ev, RAIN_VALUE(v)));
 }
 
+/* The handshake's facts: [session id, address, header arg 0, query arg 1]. */
+static int
+on_facts(struct rain_socket *s, struct rain_event *ev)
+{
+	return (rain_ack(ev, RAIN_ARGS(RAIN_STR(rain_session_id(s)),
+	    RAIN_STR(rain_remote_address(s)),
+	    RAIN_STR(rain_handshake_header(s, rain_event_string(ev, 0, NULL))),
+	    RAIN_STR(rain_handshake_query(s, rain_event_string(ev, 1, NULL))))) == 0 ?
+	    RAIN_DONE : RAIN_ERROR);
+}
+
 static int
 handle(struct rain_socket *s)
 {
@@ -59,6 +70,7 @@ handle(struct rain_socket *s)
 	rain_on_flags(s, "gset", on_gset, RAIN_GLOBAL_SESSION);
 	rain_on(s, "plain", on_gget);
 	rain_on_flags(s, "cget", on_cget, RAIN_GLOBAL_SESSION);
+	rain_on_flags(s, "facts", on_facts, RAIN_NO_SESSION);
 	return (RAIN_DONE);
 }
 
