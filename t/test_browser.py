@@ -365,12 +365,13 @@ a.on("disconnect", function (r) { R.a_disconnect = r; });
 // Polling, then the upgrade: the waiting GET is answered with a NOOP.
 var b = sock(["polling", "websocket"]);
 b.on("connect_error", function (e) { R.b_error = "connect_error " + e.message; });
-b.on("connect", function () {
-    b.io.engine.once("upgrade", function (t) {
-        R.b_upgraded = t.name;
-        b.emit("echo", "after upgrade");
-    });
+// The upgrade may finish before or after the namespace connects.
+var bUp = false, bConn = false;
+function bBoth() { if (bUp && bConn) b.emit("echo", "after upgrade"); }
+b.io.engine.once("upgrade", function (t) {
+    R.b_upgraded = t.name; bUp = true; bBoth();
 });
+b.on("connect", function () { bConn = true; bBoth(); });
 b.on("echo", function (v) { R.b_echo = v; b.disconnect(); });
 b.on("disconnect", function (r) { R.b_disconnect = r; });
 // An error answer: readable by the page only if it carries the CORS headers.
@@ -401,6 +402,10 @@ def test_cors(r, wd):
     except (RuntimeError, TimeoutError, OSError) as e:
         check(False, "cross-origin: %s" % e)
         print("--- browser console ---\n" + "\n".join(wd.console()))
+        try:
+            print("cors: %r" % wd.execute("return window.cors;"))
+        except (RuntimeError, OSError):
+            pass
         return
     check(R.get("a_error") is None and R.get("a_echoes") == 10,
           "cross-origin polling: 10 echoes (%r)" % R.get("a_error"))
@@ -420,6 +425,78 @@ def test_cors(r, wd):
           {"code": 1, "message": "Session ID unknown"},
           "a cross-origin error answer is readable (%r)" % (
               R.get("c_error") or R.get("c_body")))
+
+
+FORWARD_JS = r"""
+// A polling session opened on node A, then used through node B: B
+// forwards the requests to A through Redis.  A page reads the answers
+// only if they carry the CORS headers, whichever node wrote them.
+var A = arguments[0], B = arguments[1], R = window.fwd = {};
+var q = "/socket.io/?EIO=4&transport=polling";
+function text(r) { return r.text().then(function (t) { return [r.status, t]; }); }
+fetch(A + q, {credentials: "include"}).then(text).then(function (a) {
+    var sid = JSON.parse(a[1].slice(1)).sid;
+    R.sid = sid;
+    return fetch(B + q + "&sid=" + sid, {method: "POST", credentials: "include",
+        headers: {"Content-Type": "text/plain;charset=UTF-8"},
+        body: "40/echo/1.0/echo,"}).then(text).then(function (p) {
+        R.post = p;
+        return fetch(B + q + "&sid=" + sid, {credentials: "include"});
+    }).then(text).then(function (g) {
+        R.get = g;
+        return fetch(B + q + "&sid=" + sid.slice(0, -1) + "Z",
+            {credentials: "include"});
+    }).then(text).then(function (e) { R.unknown = e; });
+}).catch(function (e) { R.error = String(e); });
+"""
+
+
+def test_cors_forwarded(wd, script, rain):
+    """CORS on answers that crossed nodes (forward.c), in the browser."""
+    import redistest
+    if not redistest.available():
+        check(True, "cross-node CORS: skipped, no redis-server")
+        return
+    redis = redistest.Redis().start()
+    nodes = []
+    try:
+        secret = os.path.join(redis.dir, "secret")
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, b"browser test secret\n")
+        os.close(fd)
+        for name in ("na", "nb"):
+            nodes.append(Raind(conf="components %s\nclient_script %s\n"
+                               "rain_script %s\nallowed_origins *\nredis %s\n"
+                               "cookie_secret_file %s\nsession_create yes\n"
+                               "node_id %s\n" % (raindtest.COMPONENTS, script,
+                                                  rain, redis.address, secret,
+                                                  name), workers=1).start())
+        a, b = nodes
+        wd.navigate("http://localhost:%d%s?transports=polling" % (a.port, ECHO_PAGE))
+        wait_until(lambda: wd.execute("return window.echoResult;"),
+                   PAGE_TIMEOUT, "the page's own round trip")
+        wd.execute(FORWARD_JS, "http://127.0.0.1:%d" % a.port,
+                   "http://127.0.0.1:%d" % b.port)
+        R = wait_until(lambda: (lambda r: r if r and ("unknown" in r or "error"
+                                                      in r) else None)(
+            wd.execute("return window.fwd;")), PAGE_TIMEOUT, "forwarded requests")
+        forwarded = b.logtext().count("forwarded to")
+    except (RuntimeError, TimeoutError, OSError) as e:
+        check(False, "cross-node CORS: %s" % e)
+        return
+    finally:
+        for n in nodes:
+            n.cleanup()
+        redis.cleanup()
+    check(R.get("error") is None and R.get("post") == [200, "ok"],
+          "cross-origin POST forwarded to the owner node is readable (%r)" % R)
+    check(R.get("get", [0, ""])[0] == 200 and
+          R["get"][1].startswith("40/echo/1.0/echo,"),
+          "cross-origin GET forwarded to the owner node is readable (%r)"
+          % R.get("get"))
+    check(R.get("unknown", [0])[0] == 400,
+          "a forwarded error answer is readable (%r)" % R.get("unknown"))
+    check(forwarded >= 3, "node B did forward the requests (%d)" % forwarded)
 
 
 RAINJS_JS = r"""
@@ -515,6 +592,7 @@ def main():
             for transport in TRANSPORTS:
                 test_roundtrip(r, wd, transport)
             test_cors(r, wd)
+            test_cors_forwarded(wd, script, rain)
             test_rainjs(wd, script, rain)
             if raindtest.failures:
                 print("--- chromedriver log ---\n" + wd.logtext()[-20000:])
