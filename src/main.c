@@ -84,6 +84,14 @@ main(int argc, char *argv[])
 		conf_free(conf);
 		return (1);
 	}
+	/* Each problem was logged to stderr with its path as it was met. */
+	if (strict && set->cs_nproblems_all > 0) {
+		fprintf(stderr, "%zu component problem(s): refused by -S\n",
+		    set->cs_nproblems_all);
+		component_set_free(set);
+		conf_free(conf);
+		return (1);
+	}
 	if (check) {
 		/* Certificate and key are read and matched as the master will. */
 		if (tls_wanted(conf)) {
@@ -97,14 +105,6 @@ main(int argc, char *argv[])
 		}
 		if (opts.mo_verbose)
 			component_set_print(set, stdout, opts.mo_verbose);
-		/* Each problem was logged to stderr with its path as it was met. */
-		if (strict && set->cs_nproblems_all > 0) {
-			fprintf(stderr, "%zu component problem(s): refused by -S\n",
-			    set->cs_nproblems_all);
-			component_set_free(set);
-			conf_free(conf);
-			return (1);
-		}
 		if (set->cs_nproblems_all > 0)
 			printf("configuration OK, %zu component problem(s) skipped\n",
 			    set->cs_nproblems_all);
@@ -114,14 +114,6 @@ main(int argc, char *argv[])
 		conf_free(conf);
 		return (0);
 	}
-	if (strict && set->cs_nproblems_all > 0) {
-		fprintf(stderr, "%zu component problem(s): refused by -S\n",
-		    set->cs_nproblems_all);
-		component_set_free(set);
-		conf_free(conf);
-		return (1);
-	}
-
 	log_init(opts.mo_foreground, 0);
 	level = conf->c_log_level + opts.mo_verbose;
 	log_setlevel(level > LOG_LEVEL_DEBUG ? LOG_LEVEL_DEBUG : level);
