@@ -101,6 +101,8 @@ struct conf_directive {
 
 static int	conf_set_include(struct conf_parser *,
 		    const struct conf_directive *, char **, size_t);
+static int	conf_set_metrics_listen(struct conf_parser *,
+		    const struct conf_directive *, char **, size_t);
 static int	conf_set_listen(struct conf_parser *,
 		    const struct conf_directive *, char **, size_t);
 static int	conf_set_workers(struct conf_parser *,
@@ -136,6 +138,9 @@ static const struct conf_directive conf_directives[] = {
 	{ .cd_name = "listen", .cd_type = CONF_T_CUSTOM,
 	  .cd_flags = CONF_F_MULTI, .cd_default = "127.0.0.1:8080", .cd_maxargs = 2,
 	  .cd_set = conf_set_listen, .cd_free = conf_free_listen },
+	/* Another socket of the listener table, answering /metrics only. */
+	{ .cd_name = "metrics_listen", .cd_type = CONF_T_CUSTOM,
+	  .cd_set = conf_set_metrics_listen },
 	{ .cd_name = "workers", .cd_type = CONF_T_CUSTOM, CONF_FIELD(c_workers),
 	  .cd_min = 1, .cd_max = CONF_WORKERS_MAX, .cd_default = "auto",
 	  .cd_set = conf_set_workers },
@@ -849,6 +854,17 @@ conf_set_include(struct conf_parser *p,
 	return (rv);
 }
 
+/* The port of a resolved listen address. */
+static unsigned int
+conf_addr_port(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohs(((const struct sockaddr_in *)ss)->sin_port));
+	if (ss->ss_family == AF_INET6)
+		return (ntohs(((const struct sockaddr_in6 *)ss)->sin6_port));
+	return (0);
+}
+
 static int
 conf_set_listen(struct conf_parser *p, const struct conf_directive *d UNUSED,
     char **argv, size_t argc)
@@ -868,8 +884,11 @@ conf_set_listen(struct conf_parser *p, const struct conf_directive *d UNUSED,
 		return (conf_error(p, "invalid listen address \"%s\": expected "
 		    "IPV4:PORT, [IPV6]:PORT or *:PORT",
 		    conf_show(shown, argv[0])));
-	/* Compared resolved, so "*:80" and "0.0.0.0:80" are one listener. */
-	for (i = 0; i < c->c_nlisten; i++) {
+	/*
+	 * Compared resolved, so "*:80" and "0.0.0.0:80" are one listener;
+	 * port 0 (any free port) never clashes.
+	 */
+	for (i = 0; i < c->c_nlisten && conf_addr_port(&ss) != 0; i++) {
 		l = &c->c_listen[i];
 		if (l->cl_sslen == sslen && memcmp(&l->cl_ss, &ss, sslen) == 0)
 			return (conf_error(p, "duplicate listen \"%s\", first "
@@ -890,6 +909,23 @@ conf_set_listen(struct conf_parser *p, const struct conf_directive *d UNUSED,
 	l->cl_sslen = sslen;
 	l->cl_file = xstrdup(p->p_file);
 	l->cl_line = p->p_line;
+	return (0);
+}
+
+/* metrics_listen ADDR:PORT: a listen entry whose connections serve /metrics. */
+static int
+conf_set_metrics_listen(struct conf_parser *p, const struct conf_directive *d,
+    char **argv, size_t argc)
+{
+	struct conf	*c = p->p_conf;
+	size_t		 i;
+
+	for (i = 0; i < c->c_nlisten; i++)
+		if (c->c_listen[i].cl_metrics)
+			return (conf_error(p, "metrics_listen set twice"));
+	if (conf_set_listen(p, d, argv, argc) == -1)
+		return (-1);
+	c->c_listen[c->c_nlisten - 1].cl_metrics = 1;
 	return (0);
 }
 

@@ -51,6 +51,7 @@ struct conf_listen {
 	struct sockaddr_storage	 cl_ss;
 	socklen_t		 cl_sslen;
 	int			 cl_tls;	/* "listen ADDR:PORT tls" */
+	int			 cl_metrics;	/* metrics_listen: /metrics only */
 	char			*cl_file;	/* where it was written, or
 						   "(default)" */
 	int			 cl_line;

@@ -28,6 +28,7 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "stats.h"
 #include "eio.h"
 #include "handoff.h"
 #include "http.h"
@@ -58,10 +59,16 @@ static void	conn_process(struct conn *);
 static void	conn_finish(struct conn *);
 static void	route_healthz(struct conn *, const struct http_request *,
 		    const char *, size_t);
+static void	route_metrics(struct conn *, const struct http_request *,
+		    const char *, size_t);
+
+#define ROUTE_METRICS	"/metrics"
 
 static const struct conn_route conn_routes[] = {
 	{ "/healthz", 0, METHOD_BIT(HTTP_METHOD_GET) | METHOD_BIT(HTTP_METHOD_HEAD),
 	    "GET, HEAD", route_healthz },
+	{ ROUTE_METRICS, 0, METHOD_BIT(HTTP_METHOD_GET) | METHOD_BIT(HTTP_METHOD_HEAD),
+	    "GET, HEAD", route_metrics },
 };
 
 static void
@@ -141,7 +148,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr *sa, SSL_CTX *tls)
 		return (NULL);
 	}
 	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
-	w->w_nconns++;
+	worker_conn_opened(w);
 	/*
 	 * Never hold more input than one complete request can take: the
 	 * largest head plus the largest body.  Beyond that the bufferevent
@@ -159,13 +166,16 @@ conn_new(struct worker *w, int fd, const struct sockaddr *sa, SSL_CTX *tls)
 
 void
 conn_accept(struct worker *w, int fd, const struct sockaddr *sa, int socklen,
-    SSL_CTX *tls)
+    SSL_CTX *tls, int metrics)
 {
 	struct conn *c;
 
 	(void)socklen;
-	if ((c = conn_new(w, fd, sa, tls)) != NULL)
-		log_debug("%s: connected%s", c->c_peer, tls != NULL ? " (TLS)" : "");
+	if ((c = conn_new(w, fd, sa, tls)) == NULL)
+		return;
+	c->c_metrics = metrics;
+	log_debug("%s: connected%s%s", c->c_peer, tls != NULL ? " (TLS)" : "",
+	    metrics ? " (metrics)" : "");
 }
 
 void
@@ -311,6 +321,7 @@ conn_handoff_tls(struct conn *c, int slot, const void *bytes, size_t len)
 		close(sv[1]);
 		return (-1);
 	}
+	stats_inc(STAT_HANDOFFS);
 	log_debug("%s: handed over to slot %d through a relay", c->c_peer, slot);
 	evbuffer_drain(bufferevent_get_input(c->c_bev), len);
 	tls_relay(c->c_worker, c->c_bev, sv[0], c->c_peer);
@@ -342,6 +353,7 @@ conn_handoff(struct conn *c, int slot)
 		close(fd);
 		return (-1);
 	}
+	stats_inc(STAT_HANDOFFS);
 	log_debug("%s: handed over to slot %d", c->c_peer, slot);
 	/* Our descriptor goes; the socket lives on in the other worker. */
 	c->c_proto = NULL;
@@ -476,6 +488,25 @@ route_healthz(struct conn *c, const struct http_request *req,
 	    NULL, json, (size_t)n, c->c_keepalive);
 }
 
+/* The whole node's counters (stats.h), in the Prometheus text format. */
+static void
+route_metrics(struct conn *c, const struct http_request *req,
+    const char *body, size_t bodylen)
+{
+	struct evbuffer	*text, *out = bufferevent_get_output(c->c_bev);
+
+	(void)body;
+	(void)bodylen;
+	if ((text = evbuffer_new()) == NULL)
+		fatalx("metrics: out of memory");
+	stats_format(text);
+	http_response_head(out, 200, "Content-Type: " STATS_CONTENT_TYPE "\r\n",
+	    (int64_t)evbuffer_get_length(text), c->c_keepalive);
+	if (req->hr_method != HTTP_METHOD_HEAD)
+		evbuffer_add_buffer(out, text);
+	evbuffer_free(text);
+}
+
 static const struct conn_route *
 conn_route_find(const struct http_request *req)
 {
@@ -510,11 +541,24 @@ conn_dispatch(struct conn *c, const struct http_request *req, const char *body,
 	    c->c_nrequests < c->c_worker->w_conf->c_keepalive_requests &&
 	    c->c_worker->w_conf->c_keepalive_timeout > 0;
 
-	if (eio_path_match(c->c_worker->w_eio, req)) {
+	stats_inc(STAT_HTTP_REQUESTS);
+	r = conn_route_find(req);
+	/*
+	 * A metrics_listen connection answers /metrics and /healthz only;
+	 * with one configured, the public port does not answer /metrics.
+	 */
+	if (c->c_metrics ?
+	    r == NULL || (r->cr_fn != route_metrics && r->cr_fn != route_healthz) :
+	    r != NULL && r->cr_fn == route_metrics && c->c_worker->w_metrics_private) {
+		http_response(out, 404, "text/plain; charset=utf-8", NULL,
+		    notfound, sizeof(notfound) - 1, c->c_keepalive);
+		return;
+	}
+	if (!c->c_metrics && eio_path_match(c->c_worker->w_eio, req)) {
 		eio_request(c->c_worker->w_eio, c, req, body, bodylen);
 		return;
 	}
-	if ((r = conn_route_find(req)) == NULL) {
+	if (r == NULL) {
 		if (static_serve(c->c_worker->w_static, req, out, c->c_keepalive))
 			return;
 		http_response(out, 404, "text/plain; charset=utf-8", NULL,

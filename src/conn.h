@@ -81,11 +81,12 @@ struct conn {
 	const struct conn_proto	*c_proto;	/* CONN_BUSY, CONN_UPGRADED */
 	void			*c_proto_arg;
 	char			 c_peer[64];
+	int			 c_metrics;	/* from metrics_listen */
 };
 
 /* Take over an accepted socket; TLS with tls (the listener's context) set. */
 void	conn_accept(struct worker *, int fd, const struct sockaddr *, int socklen,
-	    struct ssl_ctx_st *tls);
+	    struct ssl_ctx_st *tls, int metrics);
 /* Take over a socket handed over by another worker, with the bytes it read. */
 void	conn_adopt(struct worker *, int fd, const char *peer, const void *bytes,
 	    size_t len);

@@ -30,6 +30,7 @@
 #include "conf.h"
 #include "conn.h"
 #include "eio.h"
+#include "stats.h"
 #include "handshake.h"
 #include "eio_codec.h"
 #include "forward.h"
@@ -202,6 +203,8 @@ eio_insert(struct eio_server *srv, struct eio_session *es)
 	LIST_INSERT_HEAD(&srv->srv_buckets[eio_hash(es->es_sid) %
 	    srv->srv_nbuckets], es, es_entry);
 	srv->srv_nsessions++;
+	stats_gauge_add(es->es_transport == ES_POLLING ? STAT_G_EIO_POLLING :
+	    STAT_G_EIO_WEBSOCKET, 1);
 }
 
 /*
@@ -608,6 +611,8 @@ es_close(struct eio_session *es, const char *reason, int hard)
 	es->es_close_hard = hard;
 	LIST_REMOVE(es, es_entry);
 	es->es_srv->srv_nsessions--;
+	stats_gauge_add(es->es_transport == ES_POLLING ? STAT_G_EIO_POLLING :
+	    STAT_G_EIO_WEBSOCKET, -1);
 	evtimer_del(es->es_ping);
 	es_event_del(es->es_upgrade_timer);
 	evtimer_del(es->es_connect_timer);
@@ -730,6 +735,7 @@ es_enqueue(struct eio_session *es, struct eio_out *eo)
 	es->es_queued += eio_out_size(eo);
 	if (es->es_queued > es->es_srv->srv_conf->c_max_send_queue) {
 		ws_dropped_slow++;
+		stats_inc(STAT_SLOW_DROPS);
 		log_warnx("session %s: over max_send_queue (%zu bytes): closed",
 		    es->es_sid, es->es_srv->srv_conf->c_max_send_queue);
 		es_close(es, "transport error", 1);
@@ -861,6 +867,8 @@ es_client_send(void *arg, struct nsp_msg *msg)
 	eo = xcalloc(1, sizeof(*eo));
 	eo->eo_type = EIO_MESSAGE;
 	eo->eo_msg = nsp_msg_ref(msg);
+	stats_inc(STAT_EIO_MESSAGES_OUT);
+	stats_add(STAT_EIO_BYTES_OUT, msg->nm_len);
 	es_enqueue(es, eo);
 }
 
@@ -971,6 +979,10 @@ es_packet(struct eio_session *es, enum eio_type type, int binary,
 {
 	if (es->es_state != ES_OPEN || es->es_shutdown != NULL)
 		return;
+	if (binary || type == EIO_MESSAGE) {
+		stats_inc(STAT_EIO_MESSAGES_IN);
+		stats_add(STAT_EIO_BYTES_IN, len);
+	}
 	if (binary) {
 		es_message(es, 1, data, len);
 		return;
@@ -1078,6 +1090,8 @@ es_probe_message(void *arg, int binary, const void *data, size_t len)
 	    es->es_probed) {
 		es_event_del(es->es_upgrade_timer);
 		es->es_transport = ES_WEBSOCKET;
+		stats_gauge_add(STAT_G_EIO_POLLING, -1);
+		stats_gauge_add(STAT_G_EIO_WEBSOCKET, 1);
 		es->es_ws = es->es_probe;
 		es->es_probe = NULL;
 		es->es_probed = 0;

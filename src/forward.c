@@ -46,6 +46,7 @@
 #include "conn.h"
 #include "eio.h"
 #include "forward.h"
+#include "stats.h"
 #include "http.h"
 #include "log.h"
 #include "redis.h"
@@ -677,6 +678,7 @@ forward_request(struct forward *fwd, struct conn *c, const struct http_request *
 	/* The PUBLISH's reply comes later, from the loop, never from within. */
 	conn_hold(c, &forward_conn_proto, fw);
 	redis_command(fwd->fwd_redis, forward_published, fp, 3, argv, argvlen);
+	stats_inc(STAT_FORWARDS);
 	log_debug("%s: %.*s forwarded to %s as #%llu", c->c_peer,
 	    (int)req->hr_method_len, req->hr_method_str, channel,
 	    (unsigned long long)fw->fw_id);

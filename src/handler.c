@@ -28,6 +28,7 @@
 #include "sio_codec.h"
 #include "pool.h"
 #include "room.h"
+#include "stats.h"
 #include "xmalloc.h"
 
 /* The public limits are the ones the modules enforce. */
@@ -857,6 +858,7 @@ rain_reject(struct rain_defer *d, const char *message)
 	job = d->d_job;
 	if (message == NULL)
 		message = NSP_ERR_HANDLER;
+	stats_inc(STAT_HANDLER_ERRORS);
 	handler_log(d->d_view, LOG_LEVEL_WARN, "%s for \"%s\" rejected: %s",
 	    job->nj_kind == NSP_JOB_CONNECT ? "handle" : "listener",
 	    nsp_job_what(job), message);

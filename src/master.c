@@ -24,6 +24,7 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "stats.h"
 #include "tls.h"
 #include "util.h"
 #include "worker.h"
@@ -66,6 +67,7 @@ struct master {
 	size_t			 m_nworkers;
 	int			 m_stopping;
 	int			 m_pidfile_written;
+	struct stats_region	*m_stats;	/* /metrics of every worker */
 };
 
 static void
@@ -189,6 +191,7 @@ master_spawn(struct master *m, struct master_worker *mw)
 		wa.wa_slot = mw->mw_slot;
 		wa.wa_generation = mw->mw_generation;
 		wa.wa_master = self;
+		wa.wa_stats = m->m_stats;
 		worker_main(&wa);
 		/* NOTREACHED */
 	}
@@ -207,6 +210,7 @@ master_start_generation(struct master *m)
 	int			 i, n = m->m_ls->ls_slots;
 
 	m->m_generation++;
+	stats_set_generation(m->m_stats, m->m_generation);
 	m->m_meshes = xreallocarray(m->m_meshes, m->m_nmeshes + 1,
 	    sizeof(*m->m_meshes));
 	m->m_meshes[m->m_nmeshes].mm_generation = m->m_generation;
@@ -274,6 +278,38 @@ master_log_death(const struct master_worker *mw, int status)
 		    WEXITSTATUS(status));
 }
 
+/*
+ * The worker of mw is gone: what it held is no longer held.  Its cell is
+ * left alone while another live worker writes it (a generation two
+ * reloads younger in the same slot).
+ */
+static void
+master_stats_gone(struct master *m, const struct master_worker *mw)
+{
+	size_t i;
+
+	for (i = 0; i < m->m_nworkers; i++)
+		if (&m->m_workers[i] != mw && m->m_workers[i].mw_pid > 0 &&
+		    m->m_workers[i].mw_slot == mw->mw_slot &&
+		    m->m_workers[i].mw_generation % 2 == mw->mw_generation % 2)
+			return;
+	stats_worker_gone(m->m_stats, mw->mw_generation, mw->mw_slot);
+}
+
+/* Old workers still finishing their connections, for /metrics. */
+static void
+master_stats_draining(struct master *m)
+{
+	unsigned	n = 0;
+	size_t		i;
+
+	for (i = 0; i < m->m_nworkers; i++)
+		if (m->m_workers[i].mw_state == MW_STOPPING &&
+		    m->m_workers[i].mw_generation != m->m_generation)
+			n++;
+	stats_set_draining(m->m_stats, n);
+}
+
 /* Collect dead workers; schedule respawns for the current generation. */
 static void
 master_reap(struct master *m)
@@ -291,6 +327,7 @@ master_reap(struct master *m)
 		if (i == m->m_nworkers)
 			continue;
 		mw = &m->m_workers[i];
+		master_stats_gone(m, mw);
 		if (mw->mw_state == MW_STOPPING) {
 			log_debug("worker pid %ld slot %d generation %u stopped",
 			    (long)pid, mw->mw_slot, mw->mw_generation);
@@ -480,6 +517,7 @@ master_main(const struct master_options *opts, struct conf *conf,
 		fatal("daemon");
 	master_write_pidfile(&m);
 	master_write_ports(&m);
+	m.m_stats = stats_region_new();
 	master_start_generation(&m);
 
 	sigemptyset(&set);
@@ -489,6 +527,7 @@ master_main(const struct master_options *opts, struct conf *conf,
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
 	for (;;) {
+		master_stats_draining(&m);
 		wait = master_timers(&m);
 		if (m.m_stopping && m.m_nworkers == 0)
 			break;

@@ -23,6 +23,7 @@
 #include "log.h"
 #include "handshake.h"
 #include "nsp.h"
+#include "stats.h"
 #include "pool.h"
 #include "room.h"
 #include "sio_codec.h"
@@ -494,6 +495,7 @@ nsp_socket_send(struct nsp_socket *s, struct nsp_msg *msg)
 	if (!s->ns_connected || c == NULL)
 		return;
 	c->nc_ops->co_send(c->nc_arg, msg);
+	stats_inc(STAT_SIO_EVENTS_OUT);
 	/* What the server sends is activity too (idle.h). */
 	nsp_socket_touch(s);
 }
@@ -696,6 +698,7 @@ nsp_job_timeout(evutil_socket_t fd, short what, void *arg)
 	    (long long)job->nj_sock->ns_nsp->nn_reg->nr_settings.ns_handler_timeout,
 	    NSP_ERR_TIMEOUT);
 	nsp_job_error(job, NSP_ERR_TIMEOUT);
+	stats_inc(STAT_HANDLER_TIMEOUTS);
 	job->nj_defer = NULL;
 	d->d_state = HANDLER_DEFER_ABANDONED;
 	if (d->d_cancel != NULL) {
@@ -750,6 +753,7 @@ nsp_job_call(struct nsp_job *job)
 		msg = job->nj_cur_error;
 	else
 		msg = NSP_ERR_HANDLER;
+	stats_inc(STAT_HANDLER_ERRORS);
 	handler_log(ca->ca_view, LOG_LEVEL_WARN, "%s for \"%s\" failed: %s",
 	    job->nj_kind == NSP_JOB_CONNECT ? "handle" : "listener", nsp_job_what(job), msg);
 	nsp_job_error(job, rc == RAIN_ERROR && job->nj_cur_error != NULL ?
@@ -1215,6 +1219,7 @@ nsp_socket_event(struct nsp_socket *s, struct sio_packet *pkt)
 	const char *name, *iname;
 	size_t i;
 
+	stats_inc(STAT_SIO_EVENTS_IN);
 	if (!YAJL_IS_ARRAY(pkt->sp_data) || pkt->sp_data->u.array.len == 0)
 		return (-1);
 	/* socket.io-parser 4.2 accepts a number as event name; JavaScript makes it a string. */
@@ -1312,6 +1317,7 @@ nsp_connect(struct nsp_client *c, struct sio_packet *pkt)
 	c->nc_nsockets++;
 	TAILQ_INSERT_TAIL(&nn->nn_sockets, s, ns_nsp_entry);
 	nn->nn_nsockets++;
+	stats_nsp_add(nn->nn_name, 1);
 	room_nsp_changed(nn);
 	s->ns_active = nsp_now_ms();
 	TAILQ_INSERT_TAIL(&reg->nr_active, s, ns_active_entry);
@@ -1356,6 +1362,7 @@ nsp_socket_disconnect(struct nsp_socket *s, const char *reason, int send_packet)
 	}
 	TAILQ_REMOVE(&nn->nn_sockets, s, ns_nsp_entry);
 	nn->nn_nsockets--;
+	stats_nsp_add(nn->nn_name, -1);
 	TAILQ_REMOVE(&nn->nn_reg->nr_active, s, ns_active_entry);
 	nn->nn_reg->nr_nactive--;
 	room_leave_all(nn->nn_rooms, s);

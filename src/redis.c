@@ -32,6 +32,7 @@
 #include "conf.h"
 #include "log.h"
 #include "redis.h"
+#include "stats.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -266,6 +267,8 @@ redis_conn_up(struct redis_conn *cn)
 	cn->cn_logged = 0;
 	evtimer_del(cn->cn_timer);
 	log_info("%s: connected to %s", redis_conn_name(cn), r->r_addr);
+	if (!cn->cn_pubsub)
+		stats_gauge_set(STAT_G_REDIS_UP, 1);
 	if (cn->cn_pubsub) {
 		for (i = 0; i < r->r_nbuckets; i++)
 			for (ch = r->r_channels[i]; ch != NULL; ch = ch->ch_next)
@@ -298,9 +301,13 @@ redis_conn_lost(struct redis_conn *cn, const char *why, int free_ac)
 	cn->cn_state = REDIS_DOWN;
 	snprintf(cn->cn_err, sizeof(cn->cn_err), "%s", why);
 	evtimer_del(cn->cn_timer);
-	if (was == REDIS_UP)
+	if (was == REDIS_UP) {
+		stats_inc(STAT_REDIS_RECONNECTS);
+		if (!cn->cn_pubsub)
+			stats_gauge_set(STAT_G_REDIS_UP, 0);
 		log_warnx("%s: connection lost: %s, retrying", redis_conn_name(cn),
 		    why);
+	}
 	else if (!cn->cn_logged)
 		log_warnx("%s: cannot connect to %s: %s, retrying",
 		    redis_conn_name(cn), r->r_addr, why);

@@ -14,6 +14,7 @@
 #include "log.h"
 #include "nsp.h"
 #include "room.h"
+#include "stats.h"
 #include "sio_codec.h"
 #include "xmalloc.h"
 
@@ -80,6 +81,7 @@ room_destroy(struct room_table *rt, struct room *r)
 		}
 	}
 	rt->rt_nrooms--;
+	stats_gauge_add(STAT_G_ROOMS, -1);
 	room_unsubscribe(&r->r_channel);
 	free(r->r_name);
 	free(r);
@@ -180,6 +182,7 @@ room_join(struct room_table *rt, struct nsp_socket *s, const char *name)
 		r->r_next = rt->rt_buckets[h];
 		rt->rt_buckets[h] = r;
 		rt->rt_nrooms++;
+		stats_gauge_add(STAT_G_ROOMS, 1);
 		/* The room's first local member: hear the other nodes' emits. */
 		if (room_remote != NULL) {
 			r->r_channel = room_channel(room_prefix, s->ns_nsp->nn_name,
@@ -562,6 +565,7 @@ room_deliver(struct nsp_namespace *nn, const char *name, struct nsp_msg *msg,
 	char		*channel;
 	size_t		 n, hdr = 0, len;
 
+	stats_inc(STAT_BROADCASTS);
 	n = room_deliver_local(nn, name, msg, except);
 	if (room_publish == NULL && room_remote == NULL)
 		return (n);
@@ -608,6 +612,7 @@ room_deliver_local(struct nsp_namespace *nn, const char *name,
 			nsp_socket_send(s, msg);
 			n++;
 		}
+		stats_add(STAT_DELIVERIES, n);
 		return (n);
 	}
 	if ((r = room_find(nn->nn_rooms, name)) == NULL)
@@ -618,5 +623,6 @@ room_deliver_local(struct nsp_namespace *nn, const char *name,
 		nsp_socket_send(m->rm_sock, msg);
 		n++;
 	}
+	stats_add(STAT_DELIVERIES, n);
 	return (n);
 }

@@ -34,6 +34,7 @@
 #include "nsp.h"
 #include "redis.h"
 #include "session.h"
+#include "stats.h"
 #include "util.h"
 #include "xmalloc.h"
 
@@ -114,6 +115,8 @@ struct session_req {
 	int			 sr_pending;	/* replies awaited */
 	int			 sr_eval;	/* the save fell back to EVAL */
 	int			 sr_connect;	/* a load for a namespace CONNECT */
+	int			 sr_save;	/* a save, not a load */
+	int64_t			 sr_started;	/* monotonic_us, for /metrics */
 	char			*sr_err;
 };
 
@@ -498,6 +501,7 @@ session_req_new(struct session_store *st, struct session_state *ss,
 	struct session_req *sr;
 
 	sr = xcalloc(1, sizeof(*sr));
+	sr->sr_started = monotonic_us();
 	sr->sr_store = st;
 	sr->sr_state = ss;
 	sr->sr_job = job;
@@ -525,6 +529,9 @@ session_req_done(struct session_req *sr)
 	struct nsp_job	*job = sr->sr_job;
 	char		*err = sr->sr_err;
 	int		 live = sr->sr_store != NULL && sr->sr_state != NULL;
+
+	stats_observe(sr->sr_save ? STAT_H_SESSION_SAVE : STAT_H_SESSION_LOAD,
+	    monotonic_us() - sr->sr_started);
 
 	/*
 	 * RAIN's rule: a validly signed cookie is not enough, its global
@@ -695,6 +702,7 @@ session_save(void *arg, struct nsp_socket *s, struct nsp_job *job)
 		return;
 	}
 	sr = session_req_new(st, ss, job, 1);
+	sr->sr_save = 1;
 	session_save_send(sr);
 }
 

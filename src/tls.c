@@ -661,7 +661,7 @@ tls_relay(struct worker *w, struct bufferevent *tls, int fd, const char *peer)
 		free(tr);
 		return;
 	}
-	w->w_nconns++;
+	worker_conn_opened(w);
 	bufferevent_setwatermark(tls, EV_READ, 0, TLS_RELAY_HIGH);
 	bufferevent_setwatermark(tls, EV_WRITE, 0, 0);
 	bufferevent_setwatermark(tr->tr_plain, EV_READ, 0, TLS_RELAY_HIGH);

@@ -14,6 +14,8 @@
 
 /* Milliseconds of CLOCK_MONOTONIC. */
 int64_t	 monotonic_ms(void);
+/* Microseconds of CLOCK_MONOTONIC. */
+int64_t	 monotonic_us(void);
 /* Format "1.2.3.4:80" or "[::1]:80" into buf (ADDR_STR_MAX bytes). */
 const char *addr_format(const struct sockaddr *, char *buf, size_t len);
 int	 fd_nonblock(int);

@@ -31,6 +31,7 @@
 #include "room.h"
 #include "session.h"
 #include "static.h"
+#include "stats.h"
 #include "worker.h"
 #include "xmalloc.h"
 
@@ -42,6 +43,7 @@
 struct worker_listen {
 	struct worker		*wl_worker;
 	struct ssl_ctx_st	*wl_tls;
+	int			 wl_metrics;	/* metrics_listen */
 };
 
 static void	worker_accept_cb(struct evconnlistener *, evutil_socket_t,
@@ -83,7 +85,7 @@ worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct worker		*w = wl->wl_worker;
 
 	(void)l;
-	conn_accept(w, fd, sa, socklen, wl->wl_tls);
+	conn_accept(w, fd, sa, socklen, wl->wl_tls, wl->wl_metrics);
 	if (w->w_nconns >= w->w_conf->c_max_connections) {
 		log_warnx("max_connections (%zu) reached: accept paused",
 		    w->w_conf->c_max_connections);
@@ -129,9 +131,18 @@ worker_accept_error_cb(struct evconnlistener *l, void *arg)
 }
 
 void
+worker_conn_opened(struct worker *w)
+{
+	w->w_nconns++;
+	stats_gauge_add(STAT_G_CONNECTIONS, 1);
+	stats_inc(STAT_CONNECTIONS_ACCEPTED);
+}
+
+void
 worker_conn_closed(struct worker *w)
 {
 	w->w_nconns--;
+	stats_gauge_add(STAT_G_CONNECTIONS, -1);
 	if (w->w_stopping) {
 		if (w->w_nconns == 0)
 			event_base_loopexit(w->w_base, NULL);
@@ -311,6 +322,9 @@ worker_listen(struct worker *w, struct listener_set *ls, int slot,
 			fatalx("%s: TLS listener without a TLS context",
 			    ls->ls_list[i].l_name);
 		wl[i].wl_tls = ls->ls_list[i].l_tls ? tls : NULL;
+		wl[i].wl_metrics = ls->ls_list[i].l_metrics;
+		if (wl[i].wl_metrics)
+			w->w_metrics_private = 1;
 		/* Other slots' sockets are none of this worker's business. */
 		for (j = 0; j < ls->ls_list[i].l_nfds; j++)
 			if (j != slot)
@@ -347,6 +361,7 @@ worker_main(const struct worker_args *wa)
 	w.w_conf = wa->wa_conf;
 	w.w_slot = wa->wa_slot;
 	w.w_generation = wa->wa_generation;
+	stats_attach(wa->wa_stats, wa->wa_generation, wa->wa_slot);
 	if ((w.w_base = event_base_new()) == NULL)
 		fatalx("cannot create an event base");
 	w.w_accept_retry = evtimer_new(w.w_base, worker_accept_retry_cb, &w);

@@ -24,6 +24,7 @@ struct listener_set;
 struct nsp_registry;
 struct eio_server;
 struct static_ctx;
+struct stats_region;
 struct handoff;
 struct handoff_mesh;
 struct redis;
@@ -46,7 +47,8 @@ struct worker {
 	int			  w_accepting;	/* listeners enabled */
 	struct event		 *w_accept_retry;	/* after EMFILE */
 	struct conn_list	  w_conns;
-	size_t			  w_nconns;
+	size_t			  w_nconns;	/* worker_conn_opened/closed only */
+	int			  w_metrics_private; /* /metrics on metrics_listen only */
 	int			  w_stopping;	/* graceful stop under way */
 	struct event		 *w_stop_timer;	/* hard deadline */
 	struct nsp_registry	 *w_nsp;	/* namespaces and handlers */
@@ -70,12 +72,15 @@ struct worker_args {
 	int			 wa_slot;
 	unsigned		 wa_generation;
 	pid_t			 wa_master;	/* to notice its death */
+	struct stats_region	*wa_stats;	/* the node's counters */
 };
 
 /* Run a worker in the child after fork; never returns. */
 void	worker_main(const struct worker_args *) __attribute__((noreturn));
 
 /* A connection closed: update the count and resume or finish as needed. */
+/* The one place that counts the worker's connections (conn.c, tls.c). */
+void	worker_conn_opened(struct worker *);
 void	worker_conn_closed(struct worker *);
 
 #endif

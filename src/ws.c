@@ -16,6 +16,7 @@
 #include "http.h"
 #include "log.h"
 #include "nsp.h"
+#include "stats.h"
 #include "ws.h"
 #include "ws_frame.h"
 #include "xmalloc.h"
@@ -327,6 +328,7 @@ ws_check_queue(struct ws_conn *wc)
 	if (ws_queued(wc) <= wc->wc_max_send_queue)
 		return (0);
 	ws_dropped_slow++;
+	stats_inc(STAT_SLOW_DROPS);
 	log_warnx("%s: send queue over %zu bytes: client dropped",
 	    wc->wc_conn->c_peer, wc->wc_max_send_queue);
 	conn_abort(wc->wc_conn);

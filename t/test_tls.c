@@ -41,6 +41,12 @@ static char	t_err[CONF_ERR_MAX];
 
 /* tls.c's relay reports to the worker; no relay runs here. */
 void
+worker_conn_opened(struct worker *w)
+{
+	(void)w;
+}
+
+void
 worker_conn_closed(struct worker *w)
 {
 	(void)w;
