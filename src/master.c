@@ -24,6 +24,7 @@
 #include "listener.h"
 #include "log.h"
 #include "master.h"
+#include "notify.h"
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
@@ -519,6 +520,7 @@ master_main(const struct master_options *opts, struct conf *conf,
 	master_write_ports(&m);
 	m.m_stats = stats_region_new();
 	master_start_generation(&m);
+	notify_ready();
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -550,12 +552,18 @@ master_main(const struct master_options *opts, struct conf *conf,
 			if (!m.m_stopping)
 				log_info("%s: stopping", sig == SIGTERM ?
 				    "SIGTERM" : "SIGINT");
+			if (!m.m_stopping)
+				notify_stopping();
 			m.m_stopping = 1;
 			master_stop_workers(&m, 1);
 			break;
 		case SIGHUP:
-			if (!m.m_stopping)
+			if (!m.m_stopping) {
+				notify_reloading();
 				master_reload(&m);
+				/* Done, failed or not: the running workers serve. */
+				notify_ready();
+			}
 			break;
 		case SIGUSR1:
 			log_reopen();

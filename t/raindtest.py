@@ -127,6 +127,9 @@ class Raind:
         self.log_path = os.path.join(self.dir, "raind.log")
         self.proc = None
         self.tls = tls
+        # Run raind through this command (which must exec it, keeping
+        # the pid), e.g. a sandbox.
+        self.cmd_prefix = []
         self.write_conf(conf, workers, listen)
 
     def write_conf(self, conf="", workers=3, listen=("127.0.0.1:0",)):
@@ -143,6 +146,7 @@ class Raind:
             os.unlink(self.port_file)
         self.log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
+            self.cmd_prefix +
             [RAIND, "-d", "-f", self.conf_path, "-p", self.port_file],
             stdout=self.log, stderr=subprocess.STDOUT,
             preexec_fn=preexec_fn, env=env)
@@ -177,6 +181,9 @@ class Raind:
         if r is None or r[0] != 200:
             return None
         return json.loads(r[2])
+
+    def master_pid(self):
+        return self.proc.pid
 
     def worker_pids(self):
         """The pids of the master's children, from /proc."""
