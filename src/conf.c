@@ -196,7 +196,7 @@ static const struct conf_directive conf_directives[] = {
 	CONF_ROW("max_payload", CONF_T_SIZE, c_max_payload,
 	    KILOBYTE, 64 * MEGABYTE, "1m"),
 	CONF_ROW("max_send_queue", CONF_T_SIZE, c_max_send_queue,
-	    64 * KILOBYTE, GIGABYTE, "16m"),
+	    64 * KILOBYTE, GIGABYTE, "1m"),
 	{ .cd_name = "allowed_origins", .cd_type = CONF_T_STRINGS,
 	  .cd_flags = CONF_F_MULTI, CONF_FIELD(c_allowed_origins) },
 	{ .cd_name = "trusted_proxies", .cd_type = CONF_T_STRINGS,

@@ -458,9 +458,10 @@ eio_out_size(const struct eio_out *eo)
 {
 	size_t n, i;
 
+	/* The entry itself counts: a slow poller's queue is mostly entries. */
 	if (eo->eo_msg == NULL)
-		return (eo->eo_len + 1);
-	n = eo->eo_msg->nm_len;
+		return (sizeof(*eo) + eo->eo_len + 1);
+	n = sizeof(*eo) + eo->eo_msg->nm_len;
 	for (i = 0; i < eo->eo_msg->nm_nattach; i++)
 		n += eo->eo_msg->nm_attach[i].sa_len;
 	return (n);

@@ -12,6 +12,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -142,6 +143,7 @@ void
 worker_conn_closed(struct worker *w)
 {
 	w->w_nconns--;
+	w->w_closed_since_trim++;
 	stats_gauge_add(STAT_G_CONNECTIONS, -1);
 	if (w->w_stopping) {
 		if (w->w_nconns == 0)
@@ -160,6 +162,27 @@ worker_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	log_info("shutdown_timeout: closing %zu connections", w->w_nconns);
 	event_base_loopexit(w->w_base, NULL);
+}
+
+/*
+ * Give memory back after connections went: glibc keeps freed memory for
+ * reuse, and a burst of slow readers leaves megabytes of small chunks
+ * (queued message references) behind.  malloc_trim returns every free
+ * page to the system, also those in the middle of the heap.  It walks the
+ * heap, so it runs at most every WORKER_TRIM_INTERVAL_MS and only when
+ * connections closed since the last time.
+ */
+static void
+worker_trim_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)fd;
+	(void)what;
+	if (w->w_closed_since_trim == 0)
+		return;
+	w->w_closed_since_trim = 0;
+	malloc_trim(0);
 }
 
 /* Another worker passed us a connection for a session we own. */
@@ -366,8 +389,17 @@ worker_main(const struct worker_args *wa)
 		fatalx("cannot create an event base");
 	w.w_accept_retry = evtimer_new(w.w_base, worker_accept_retry_cb, &w);
 	w.w_stop_timer = evtimer_new(w.w_base, worker_stop_timer_cb, &w);
-	if (w.w_accept_retry == NULL || w.w_stop_timer == NULL)
+	w.w_trim_timer = event_new(w.w_base, -1, EV_PERSIST, worker_trim_cb, &w);
+	if (w.w_accept_retry == NULL || w.w_stop_timer == NULL ||
+	    w.w_trim_timer == NULL)
 		fatalx("cannot create timers");
+	{
+		struct timeval tv = { WORKER_TRIM_INTERVAL_MS / 1000,
+		    (WORKER_TRIM_INTERVAL_MS % 1000) * 1000 };
+
+		if (evtimer_add(w.w_trim_timer, &tv) == -1)
+			fatalx("cannot start the trim timer");
+	}
 
 	nsp_settings_default(&ns);
 	ns.ns_handler_timeout = w.w_conf->c_handler_timeout;

@@ -49,6 +49,8 @@ struct worker {
 	struct conn_list	  w_conns;
 	size_t			  w_nconns;	/* worker_conn_opened/closed only */
 	int			  w_metrics_private; /* /metrics on metrics_listen only */
+	struct event		 *w_trim_timer;	/* gives freed memory back */
+	size_t			  w_closed_since_trim;
 	int			  w_stopping;	/* graceful stop under way */
 	struct event		 *w_stop_timer;	/* hard deadline */
 	struct nsp_registry	 *w_nsp;	/* namespaces and handlers */
@@ -61,6 +63,9 @@ struct worker {
 	struct event		**w_signals;
 	size_t			  w_nsignals;
 };
+
+/* How often a worker may give freed memory back to the system. */
+#define WORKER_TRIM_INTERVAL_MS	2000
 
 struct worker_args {
 	const struct conf	*wa_conf;

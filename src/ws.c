@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -23,6 +24,17 @@
 
 /* Messages handled per read callback before yielding to the loop. */
 #define WS_MESSAGES_PER_READ	256
+/*
+ * A slow reader's queue.  libevent gives every reference chain a buffer
+ * of at least 1 KiB, so a queue of shared messages held in the output
+ * evbuffer would cost a kilobyte per message per client whatever the
+ * messages' size.  The output holds at most about WS_FEED_HIGH bytes;
+ * what comes on top waits in a ring of message references (a pointer
+ * each, the messages shared with every other recipient) and is fed to
+ * the output as it drains.
+ */
+#define WS_FEED_HIGH		(64 * 1024)
+#define WS_RING_MIN		16		/* first ring allocation */
 
 enum ws_state {
 	WS_OPEN,
@@ -43,16 +55,26 @@ struct ws_conn {
 	const char		*wc_reason;	/* for wh_closed */
 	int			 wc_reading;	/* inside the read callback */
 	int			 wc_zombie;	/* freed by the owner while reading */
+	/* Messages waiting for room in the output, oldest first (one ref each). */
+	struct nsp_msg		**wc_ring;
+	size_t			 wc_ring_cap;	/* a power of two, or 0 */
+	size_t			 wc_ring_head;
+	size_t			 wc_ring_n;
+	size_t			 wc_ring_bytes;	/* their frames' bytes */
 };
 
 unsigned long ws_dropped_slow;
 
+static void	ws_detach(struct ws_conn *);
+static void	ws_abort_conn(struct ws_conn *);
 static void	ws_read_cb(struct conn *, void *);
 static void	ws_closed_cb(struct conn *, void *);
 static void	ws_ev_cb(evutil_socket_t, short, void *);
 
+static void	ws_drained_cb(struct conn *, void *);
+
 static const struct conn_proto ws_proto = {
-	ws_read_cb, NULL, ws_closed_cb
+	ws_read_cb, ws_drained_cb, ws_closed_cb
 };
 
 /* A frame built once for a Socket.IO message, shared by every recipient. */
@@ -190,7 +212,95 @@ ws_free(struct ws_conn *wc)
 	ws_parser_free(&wc->wc_parser);
 	if (wc->wc_ev != NULL)
 		event_free(wc->wc_ev);
+	ws_detach(wc);
+	while (wc->wc_ring_n > 0) {
+		nsp_msg_unref(wc->wc_ring[wc->wc_ring_head]);
+		wc->wc_ring_head = (wc->wc_ring_head + 1) & (wc->wc_ring_cap - 1);
+		wc->wc_ring_n--;
+	}
+	free(wc->wc_ring);
 	free(wc);
+}
+
+/* The connection is no longer ours. */
+static void
+ws_detach(struct ws_conn *wc)
+{
+	wc->wc_conn = NULL;
+}
+
+/* Abort the connection (if any) after letting go of it. */
+static void
+ws_abort_conn(struct ws_conn *wc)
+{
+	struct conn *c = wc->wc_conn;
+
+	ws_detach(wc);
+	if (c != NULL)
+		conn_abort(c);
+}
+
+/* Bytes a message's frames take in the output. */
+static size_t
+ws_msg_bytes(struct nsp_msg *msg)
+{
+	struct ws_cache	*wk = ws_cache_get(msg);
+	size_t		 n = wk->wk_text_len, i;
+
+	for (i = 0; i < msg->nm_nattach; i++)
+		n += wk->wk_hdr_len[i] + msg->nm_attach[i].sa_len;
+	return (n);
+}
+
+static void	ws_append_msg(struct evbuffer *, struct nsp_msg *);
+
+/* Move waiting messages to the output while it has room. */
+static void
+ws_feed(struct ws_conn *wc, size_t high)
+{
+	struct evbuffer	*out;
+	struct nsp_msg	*msg;
+
+	if (wc->wc_conn == NULL)
+		return;
+	out = conn_output(wc->wc_conn);
+	while (wc->wc_ring_n > 0 && evbuffer_get_length(out) < high) {
+		msg = wc->wc_ring[wc->wc_ring_head];
+		wc->wc_ring_head = (wc->wc_ring_head + 1) & (wc->wc_ring_cap - 1);
+		wc->wc_ring_n--;
+		wc->wc_ring_bytes -= ws_msg_bytes(msg);
+		ws_append_msg(out, msg);
+		nsp_msg_unref(msg);
+	}
+	if (wc->wc_ring_n == 0 && wc->wc_ring_cap > 0) {
+		/* Nothing waits: hold no memory for it. */
+		free(wc->wc_ring);
+		wc->wc_ring = NULL;
+		wc->wc_ring_cap = wc->wc_ring_head = 0;
+	}
+}
+
+/* Let msg wait for room in the output (a reference is taken). */
+static void
+ws_ring_push(struct ws_conn *wc, struct nsp_msg *msg)
+{
+	struct nsp_msg	**ring;
+	size_t		  i, cap;
+
+	if (wc->wc_ring_n == wc->wc_ring_cap) {
+		cap = wc->wc_ring_cap == 0 ? WS_RING_MIN : wc->wc_ring_cap * 2;
+		ring = xcalloc(cap, sizeof(*ring));
+		for (i = 0; i < wc->wc_ring_n; i++)
+			ring[i] = wc->wc_ring[(wc->wc_ring_head + i) &
+			    (wc->wc_ring_cap - 1)];
+		free(wc->wc_ring);
+		wc->wc_ring = ring;
+		wc->wc_ring_cap = cap;
+		wc->wc_ring_head = 0;
+	}
+	wc->wc_ring[(wc->wc_ring_head + wc->wc_ring_n++) & (wc->wc_ring_cap - 1)] =
+	    nsp_msg_ref(msg);
+	wc->wc_ring_bytes += ws_msg_bytes(msg);
 }
 
 /*
@@ -218,7 +328,7 @@ ws_fail(struct ws_conn *wc, int code, const char *reason)
 	log_info("%s: websocket closed: %s (%d)", c->c_peer, reason, code);
 	ws_close_append(conn_output(c), code, NULL);
 	conn_close_after_write(c);
-	wc->wc_conn = NULL;
+	ws_detach(wc);
 	ws_die(wc, "transport error");
 }
 
@@ -231,16 +341,14 @@ ws_ev_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	if (wc->wc_state == WS_DEAD) {
 		if (wc->wc_conn != NULL) {
-			conn_abort(wc->wc_conn);
-			wc->wc_conn = NULL;
+			ws_abort_conn(wc);
 		}
 		wc->wc_handler->wh_closed(wc->wc_arg, wc->wc_reason);
 		ws_free(wc);
 		return;
 	}
 	/* WS_CLOSING: the peer never answered our close frame. */
-	if (wc->wc_conn != NULL)
-		conn_abort(wc->wc_conn);
+	ws_abort_conn(wc);
 	ws_free(wc);
 }
 
@@ -285,7 +393,7 @@ ws_read_cb(struct conn *c, void *arg)
 			if (wc->wc_state == WS_CLOSING) {
 				/* Our close was answered: done. */
 				conn_close_after_write(c);
-				wc->wc_conn = NULL;
+				ws_detach(wc);
 				ws_ev_del(wc);
 				ws_free(wc);
 				return;
@@ -293,7 +401,7 @@ ws_read_cb(struct conn *c, void *arg)
 			/* Answer with the same code, then close. */
 			ws_close_append(conn_output(c), ev.we_code, NULL);
 			conn_close_after_write(c);
-			wc->wc_conn = NULL;
+			ws_detach(wc);
 			ws_die(wc, "transport close");
 			return;
 		case WS_EV_ERROR:
@@ -312,7 +420,7 @@ ws_closed_cb(struct conn *c, void *arg)
 	struct ws_conn *wc = arg;
 
 	(void)c;
-	wc->wc_conn = NULL;
+	ws_detach(wc);
 	if (wc->wc_state == WS_CLOSING) {
 		ws_ev_del(wc);
 		ws_free(wc);
@@ -329,10 +437,11 @@ ws_check_queue(struct ws_conn *wc)
 		return (0);
 	ws_dropped_slow++;
 	stats_inc(STAT_SLOW_DROPS);
-	log_warnx("%s: send queue over %zu bytes: client dropped",
-	    wc->wc_conn->c_peer, wc->wc_max_send_queue);
-	conn_abort(wc->wc_conn);
-	wc->wc_conn = NULL;
+	log_warnx("%s: send queue of %zu bytes (%zu messages waiting) over "
+	    "max_send_queue %zu: client dropped as a slow reader",
+	    wc->wc_conn->c_peer, ws_queued(wc), wc->wc_ring_n,
+	    wc->wc_max_send_queue);
+	ws_abort_conn(wc);
 	ws_die(wc, "transport error");
 	return (-1);
 }
@@ -356,18 +465,14 @@ ws_msg_unref(const void *data, size_t len, void *arg)
 	nsp_msg_unref(arg);
 }
 
-int
-ws_send_msg(struct ws_conn *wc, struct nsp_msg *msg)
+/* Append msg's frames to out, by reference: the message is shared. */
+static void
+ws_append_msg(struct evbuffer *out, struct nsp_msg *msg)
 {
-	struct ws_cache	*wk;
-	struct evbuffer	*out;
+	struct ws_cache	*wk = ws_cache_get(msg);
 	size_t		 i;
 
-	if (wc->wc_state != WS_OPEN || wc->wc_conn == NULL)
-		return (-1);
-	wk = ws_cache_get(msg);
-	out = conn_output(wc->wc_conn);
-	/* By reference: the message lives until the last recipient wrote it. */
+	/* The message lives until the last recipient wrote it. */
 	if (evbuffer_add_reference(out, wk->wk_text, wk->wk_text_len,
 	    ws_msg_unref, nsp_msg_ref(msg)) == -1)
 		fatalx("ws: out of memory");
@@ -378,7 +483,29 @@ ws_send_msg(struct ws_conn *wc, struct nsp_msg *msg)
 		    nsp_msg_ref(msg)) == -1)
 			fatalx("ws: out of memory");
 	}
+}
+
+int
+ws_send_msg(struct ws_conn *wc, struct nsp_msg *msg)
+{
+	struct evbuffer	*out;
+
+	if (wc->wc_state != WS_OPEN || wc->wc_conn == NULL)
+		return (-1);
+	out = conn_output(wc->wc_conn);
+	if (wc->wc_ring_n == 0 && evbuffer_get_length(out) < WS_FEED_HIGH)
+		ws_append_msg(out, msg);
+	else
+		ws_ring_push(wc, msg);
 	return (ws_check_queue(wc));
+}
+
+/* The output was written: feed it what waits. */
+static void
+ws_drained_cb(struct conn *c, void *arg)
+{
+	(void)c;
+	ws_feed(arg, WS_FEED_HIGH);
 }
 
 void
@@ -389,8 +516,7 @@ ws_close(struct ws_conn *wc, int code, const char *reason)
 	if (wc->wc_state == WS_DEAD) {
 		/* wh_closed is pending: the owner asked first, so cancel it. */
 		ws_ev_del(wc);
-		if (wc->wc_conn != NULL)
-			conn_abort(wc->wc_conn);
+		ws_abort_conn(wc);
 		ws_free(wc);
 		return;
 	}
@@ -398,6 +524,8 @@ ws_close(struct ws_conn *wc, int code, const char *reason)
 		ws_free(wc);
 		return;
 	}
+	/* What waits goes first (it is bounded by max_send_queue). */
+	ws_feed(wc, SIZE_MAX);
 	ws_close_append(conn_output(wc->wc_conn), code, reason);
 	wc->wc_state = WS_CLOSING;
 	evtimer_add(ws_ev(wc), &tv);
@@ -407,8 +535,7 @@ void
 ws_abort(struct ws_conn *wc)
 {
 	ws_ev_del(wc);
-	if (wc->wc_conn != NULL)
-		conn_abort(wc->wc_conn);
+	ws_abort_conn(wc);
 	ws_free(wc);
 }
 
@@ -417,5 +544,10 @@ ws_queued(const struct ws_conn *wc)
 {
 	if (wc->wc_conn == NULL)
 		return (0);
-	return (evbuffer_get_length(conn_output(wc->wc_conn)));
+	/*
+	 * What the output holds, and what waits: the messages' bytes (shared
+	 * with other recipients, counted whole all the same) and the ring.
+	 */
+	return (evbuffer_get_length(conn_output(wc->wc_conn)) +
+	    wc->wc_ring_bytes + wc->wc_ring_cap * sizeof(*wc->wc_ring));
 }

@@ -204,6 +204,23 @@ class WSClient:
         self.send_text("42%s%d%s" % (sio_nsp(nsp), ack_id,
                                      json.dumps([event] + list(args))))
 
+    def call(self, nsp, ack_id, event, *args, deadline=10.0):
+        """Emit with an acknowledgement; its arguments (other packets kept)."""
+        self.emit_ack(nsp, ack_id, event, *args)
+        end = time.monotonic() + deadline
+        pre = "%d[" % ack_id
+        kept = []
+        try:
+            while time.monotonic() < end:
+                p = self.recv_eio(end)
+                rest = sio_body(p, "43", nsp)
+                if rest is not None and rest.startswith(pre):
+                    return json.loads(rest[len(pre) - 1:])
+                kept.append(p)
+        finally:
+            self.pending = kept + self.pending
+        raise TimeoutError("no acknowledgement %d for %s" % (ack_id, nsp))
+
     def wait_event(self, nsp, event, deadline=10.0):
         """The arguments of the next event named event in nsp."""
         end = time.monotonic() + deadline
