@@ -209,6 +209,31 @@ stats_nsp_add(const char *nsp, int64_t n)
 	}
 }
 
+int
+stats_least_loaded(unsigned generation, int nslots, int self, int64_t below)
+{
+	struct stats_cell	*c;
+	int64_t			 v, best_v = below;
+	int			 slot, best = -1;
+
+	if (stats_region == NULL)
+		return (-1);
+	for (slot = 0; slot < nslots; slot++) {
+		if (slot == self ||
+		    (c = stats_cell(stats_region, generation, slot)) == NULL ||
+		    __atomic_load_n(&c->sc_gauges[STAT_G_WORKER_UP],
+		    __ATOMIC_RELAXED) <= 0)
+			continue;
+		v = __atomic_load_n(&c->sc_gauges[STAT_G_CONNECTIONS],
+		    __ATOMIC_RELAXED);
+		if (v < best_v) {
+			best_v = v;
+			best = slot;
+		}
+	}
+	return (best);
+}
+
 /*
  * The exposition.
  */

@@ -93,6 +93,13 @@ void			 stats_observe(enum stats_histogram, int64_t usec);
 /* Sockets connected to a namespace: +1 on connect, -1 on disconnect. */
 void			 stats_nsp_add(const char *nsp, int64_t);
 
+/*
+ * Worker: the slot of (generation, 0..nslots-1) but self whose worker runs
+ * and holds the fewest connections, fewer than below; -1 if none.
+ */
+int			 stats_least_loaded(unsigned generation, int nslots, int self,
+			    int64_t below);
+
 /* The Prometheus text exposition of the whole node. */
 void			 stats_format(struct evbuffer *);
 

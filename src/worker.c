@@ -9,10 +9,10 @@
 
 #include <errno.h>
 #include <grp.h>
+#include <malloc.h>
 #include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,31 +67,79 @@ worker_accept_set(struct worker *w, int on)
 	}
 }
 
-/* Accept again unless stopping, at the connection limit, or waiting after EMFILE. */
+/*
+ * Accept again unless stopping or waiting after EMFILE.  A worker at
+ * max_connections keeps accepting: see worker_accept_cb.
+ */
 static void
 worker_accept_update(struct worker *w)
 {
 	int on;
 
-	on = !w->w_stopping && w->w_nconns < w->w_conf->c_max_connections &&
-	    !evtimer_pending(w->w_accept_retry, NULL);
+	on = !w->w_stopping && !evtimer_pending(w->w_accept_retry, NULL);
 	worker_accept_set(w, on);
 }
 
+/*
+ * No worker has room: refuse at once rather than let the client hang.
+ * A plain connection gets a 503 with Retry-After if the socket takes it
+ * now; a TLS one is closed (no handshake is spent on a refusal).
+ */
+static void
+worker_refuse(struct worker *w, int fd, int tls)
+{
+	static const char	answer[] = "HTTP/1.1 503 Service Unavailable\r\n"
+	    "Retry-After: 1\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: 20\r\nConnection: close\r\n\r\n"
+	    "503 all workers full";
+	int64_t			now = monotonic_ms();
+
+	if (!tls && send(fd, answer, sizeof(answer) - 1,
+	    MSG_DONTWAIT | MSG_NOSIGNAL) == -1)
+		log_debug("refusal not sent: %s", strerror(errno));
+	close(fd);
+	w->w_refused++;
+	if (now - w->w_refused_logged >= WORKER_REFUSED_LOG_MS) {
+		log_warnx("every worker at max_connections (%zu): %zu connection(s) "
+		    "refused", w->w_conf->c_max_connections, w->w_refused);
+		w->w_refused = 0;
+		w->w_refused_logged = now;
+	}
+}
+
+/*
+ * A worker at max_connections does not stop accepting: its listening
+ * socket is its own (SO_REUSEPORT), so the kernel would go on queueing
+ * connections there however idle the other workers are.  It passes the
+ * new connection to the least loaded worker of its generation that has
+ * room (over the handoff channel, with the counts of stats.h), or, when
+ * every worker is full (the node's limit), refuses it at once.
+ */
 static void
 worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
     struct sockaddr *sa, int socklen, void *arg)
 {
 	struct worker_listen	*wl = arg;
 	struct worker		*w = wl->wl_worker;
+	int			 slot;
 
 	(void)l;
-	conn_accept(w, fd, sa, socklen, wl->wl_tls, wl->wl_metrics);
-	if (w->w_nconns >= w->w_conf->c_max_connections) {
-		log_warnx("max_connections (%zu) reached: accept paused",
-		    w->w_conf->c_max_connections);
-		worker_accept_update(w);
+	if (w->w_nconns < w->w_conf->c_max_connections || wl->wl_metrics) {
+		conn_accept(w, fd, sa, socklen, wl->wl_tls, wl->wl_metrics);
+		return;
 	}
+	/* A TLS connection cannot change workers before its handshake. */
+	if (wl->wl_tls == NULL && w->w_handoff != NULL &&
+	    (slot = stats_least_loaded(w->w_generation,
+	    handoff_slots(w->w_handoff), w->w_slot,
+	    (int64_t)w->w_conf->c_max_connections)) >= 0 &&
+	    handoff_send(w->w_handoff, slot, fd, NULL, NULL, 0) == 0) {
+		stats_inc(STAT_HANDOFFS);
+		log_debug("at max_connections: new connection passed to slot %d",
+		    slot);
+		return;
+	}
+	worker_refuse(w, fd, wl->wl_tls != NULL);
 }
 
 static void

@@ -50,6 +50,8 @@ struct worker {
 	size_t			  w_nconns;	/* worker_conn_opened/closed only */
 	int			  w_metrics_private; /* /metrics on metrics_listen only */
 	struct event		 *w_trim_timer;	/* gives freed memory back */
+	size_t			  w_refused;	/* at the node's limit, unlogged */
+	int64_t			  w_refused_logged; /* monotonic ms */
 	size_t			  w_closed_since_trim;
 	int			  w_stopping;	/* graceful stop under way */
 	struct event		 *w_stop_timer;	/* hard deadline */
@@ -64,6 +66,8 @@ struct worker {
 	size_t			  w_nsignals;
 };
 
+/* At most one "connections refused" line per this many ms. */
+#define WORKER_REFUSED_LOG_MS	1000
 /* How often a worker may give freed memory back to the system. */
 #define WORKER_TRIM_INTERVAL_MS	2000
 

@@ -4,7 +4,10 @@
   requests from another origin get 403, with and without a session;
   requests without Origin pass unless require_origin is yes.
 - max_connections: with one worker and max_connections 50, the 51st and
-  later connections are not served until others close, then they are.
+  later connections are refused at once (503 or closed), and served again
+  once others closed; with three workers of 5, all 15 connections are
+  served however the kernel spreads them (a full worker passes new ones
+  to a worker with room), and the 16th is refused at once.
 - EMFILE: raind under RLIMIT_NOFILE 64 gets more connections than it has
   descriptors; the worker stays (same pid) and serves them all afterwards.
 - max_namespaces_per_connection: the namespace beyond the limit gets
@@ -156,6 +159,18 @@ def wait_idle_worker(r):
                "the start-up connections to close")
 
 
+def refused_at_once(s, timeout):
+    """A 503 or a close within timeout: refused, not left hanging."""
+    s.settimeout(timeout)
+    try:
+        data = s.recv(65536)
+    except socket.timeout:
+        return False
+    except OSError:
+        return True
+    return data == b"" or data.startswith(b"HTTP/1.1 503")
+
+
 def test_max_connections():
     limit, extra = 50, 10
     r = Raind(conf="max_connections %d\nheader_timeout 60s\n" % limit,
@@ -170,17 +185,67 @@ def test_max_connections():
             socks.append(s)
         served = [answered(s, 5) for s in socks[:limit]]
         check(all(served), "the first %d connections are served" % limit)
-        late = [answered(s, QUIET / extra) for s in socks[limit:]]
-        check(not any(late), "connections beyond max_connections wait")
-        check("max_connections (50) reached" in r.logtext(),
-              "the pause is logged")
-        # Room for the waiting ones: they are served now.
+        late = [refused_at_once(s, 5) for s in socks[limit:]]
+        check(all(late), "connections beyond max_connections are refused at "
+              "once (503 or closed), never left waiting (%d of %d)" % (
+                  sum(late), extra))
+        check("every worker at max_connections (50)" in r.logtext(),
+              "the refusals are logged")
         for s in socks[:extra * 2]:
             s.close()
-        late = [answered(s, 5) for s in socks[limit:]]
-        check(all(late), "waiting connections are served once others close")
+        wait_until(lambda: (r.healthz() or {}).get("connections", 99) <=
+                   limit - extra, 5, "room again")
+        again = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+        send_get(again)
+        socks.append(again)
+        check(answered(again, 5), "with room again, a new connection is served")
         check(r.worker_pids() == pids and r.proc.poll() is None,
               "the worker and the master are the same processes")
+    except Exception:       # noqa: BLE001
+        unexpected()
+    finally:
+        for s in socks:
+            s.close()
+        r.cleanup()
+
+
+def test_accept_full_worker():
+    """No connection waits behind a full worker while another has room."""
+    workers, limit = 3, 5
+    r = Raind(conf="max_connections %d\nheader_timeout 60s\n"
+              "keepalive_timeout 60s\n" % limit, workers=workers).start()
+    socks = []
+    try:
+        wait_until(lambda: all((r.healthz() or {}).get("connections", 9) <= 1
+                               for _ in range(6)), 10, "idle workers")
+        counts = {}
+        served = 0
+        for i in range(workers * limit):
+            s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+            socks.append(s)
+            send_get(s)
+            s.settimeout(5)
+            try:
+                data = s.recv(65536)
+            except (socket.timeout, OSError):
+                data = b""
+            if data.startswith(b"HTTP/1.1 200"):
+                served += 1
+                body = json.loads(data.split(b"\r\n\r\n", 1)[1])
+                counts[body["pid"]] = max(counts.get(body["pid"], 0),
+                                          body["connections"])
+        check(served == workers * limit,
+              "all %d connections up to the node's limit are served at once, "
+              "wherever the kernel put them (%d)" % (workers * limit, served))
+        check(all(n <= limit for n in counts.values()),
+              "no worker went over max_connections (%r)" % counts)
+        check(r.logtext().count("passed to slot") > 0 or len(counts) == workers,
+              "connections reaching a full worker were passed to one with room")
+        s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
+        socks.append(s)
+        send_get(s)
+        check(refused_at_once(s, 3), "at the node's limit a new connection "
+              "is refused at once")
     except Exception:       # noqa: BLE001
         unexpected()
     finally:
@@ -503,7 +568,8 @@ def test_attachments():
         r.cleanup()
 
 
-TESTS = (test_origins, test_namespaces, test_max_connections, test_emfile,
+TESTS = (test_origins, test_namespaces, test_max_connections,
+         test_accept_full_worker, test_emfile,
          test_idle_disconnect, test_idle_on_max_conn, test_idle_off,
          test_idle_push_only, test_idle_polling,
          test_attachments)
