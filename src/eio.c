@@ -63,8 +63,6 @@ static const char *const eio_errors[] = {
 /* How much of a refused Origin the log shows. */
 #define EIO_ORIGIN_LOG_MAX	128
 
-static const char eio_b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 enum es_transport {
 	ES_POLLING,
@@ -272,25 +270,8 @@ eio_server_stop(struct eio_server *srv)
 static void
 eio_sid_new(struct eio_server *srv, char sid[EIO_SID_LEN + 1])
 {
-	unsigned char	rnd[EIO_SID_LEN];
-	size_t		i;
-
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		fatal("getrandom");
-	memcpy(sid, srv->srv_node, EIO_NODE_TAG_LEN);
-	sid[EIO_NODE_TAG_LEN] = eio_b64url[srv->srv_worker->w_slot & 63];
-	sid[EIO_NODE_TAG_LEN + 1] = eio_b64url[srv->srv_worker->w_generation & 63];
-	for (i = EIO_NODE_TAG_LEN + 2; i < EIO_SID_LEN; i++)
-		sid[i] = eio_b64url[rnd[i] & 63];
-	sid[EIO_SID_LEN] = '\0';
-}
-
-static int
-eio_b64url_value(char ch)
-{
-	const char *p = strchr(eio_b64url, ch);
-
-	return (p != NULL && ch != '\0' ? (int)(p - eio_b64url) : -1);
+	sid_new(sid, srv->srv_node, srv->srv_worker->w_slot,
+	    srv->srv_worker->w_generation);
 }
 
 int
@@ -1274,8 +1255,8 @@ eio_head(struct eio_server *srv, struct conn *c, const struct http_request *req)
 	if (q.eq_sid == NULL || q.eq_sidlen != EIO_SID_LEN ||
 	    memcmp(q.eq_sid, srv->srv_node, EIO_NODE_TAG_LEN) != 0)
 		return (EIO_HEAD_CONTINUE);
-	slot = eio_b64url_value(q.eq_sid[EIO_NODE_TAG_LEN]);
-	gen = eio_b64url_value(q.eq_sid[EIO_NODE_TAG_LEN + 1]);
+	slot = sid_b64url_value(q.eq_sid[EIO_NODE_TAG_LEN]);
+	gen = sid_b64url_value(q.eq_sid[EIO_NODE_TAG_LEN + 1]);
 	if (slot == srv->srv_worker->w_slot && req->hr_method == HTTP_METHOD_POST &&
 	    (es = eio_find(srv, q.eq_sid, q.eq_sidlen)) != NULL &&
 	    es->es_state == ES_OPEN) {

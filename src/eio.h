@@ -23,6 +23,8 @@
 #ifndef RAIND_EIO_H
 #define RAIND_EIO_H
 
+#include "sid.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,8 +33,8 @@ struct eio_server;
 struct http_request;
 struct worker;
 
-#define EIO_SID_LEN		20	/* as long as the Node server's */
-#define EIO_NODE_TAG_LEN	4	/* sid characters naming the node */
+#define EIO_SID_LEN		SID_LEN		/* sid.h */
+#define EIO_NODE_TAG_LEN	SID_TAG_LEN	/* sid characters naming the node */
 #define EIO_CONNECT_TIMEOUT_MS	45000	/* first namespace must connect within */
 #define EIO_SESSION_BUCKETS	1024	/* initial size of the sid table */
 #define EIO_CLIENT_SCRIPT	"socket.io.min.js"

@@ -65,8 +65,6 @@
 #define FORWARD_SLOTS_MAX	64	/* one base64url digit names a slot */
 #define FORWARD_ERR_SID		1	/* Engine.IO "Session ID unknown" */
 
-static const char forward_b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 /* The only request headers passed on: what Engine.IO and sessions read. */
 static const char *const forward_header_names[FORWARD_HEADERS_MAX] = {
@@ -203,14 +201,9 @@ forward_field_ok(const char *p, size_t len, int spaces)
 static int
 forward_tag_ok(const char *p, size_t len)
 {
-	size_t i;
-
 	if (len == 0 || len > FORWARD_TAG_MAX)
 		return (0);
-	for (i = 0; i < len; i++)
-		if (p[i] == '\0' || strchr(forward_b64url, p[i]) == NULL)
-			return (0);
-	return (1);
+	return (sid_b64url_valid(p, len));
 }
 
 static const char *
@@ -469,15 +462,6 @@ forward_channel(const char *prefix, const char *node_tag, int slot, int generati
 
 /* --- the requester ----------------------------------------------------- */
 
-static int
-forward_b64url_value(char ch)
-{
-	const char *p;
-
-	if (ch == '\0' || (p = strchr(forward_b64url, ch)) == NULL)
-		return (-1);
-	return ((int)(p - forward_b64url));
-}
 
 static struct forward_bucket *
 forward_bucket(struct forward *fwd, uint64_t id)
@@ -615,8 +599,8 @@ forward_request(struct forward *fwd, struct conn *c, const struct http_request *
 	}
 	if (strlen(sid) != EIO_SID_LEN || len > conf->c_max_payload ||
 	    !forward_tag_ok(sid, EIO_NODE_TAG_LEN) ||
-	    (slot = forward_b64url_value(sid[EIO_NODE_TAG_LEN])) == -1 ||
-	    (gen = forward_b64url_value(sid[EIO_NODE_TAG_LEN + 1])) == -1 ||
+	    (slot = sid_b64url_value(sid[EIO_NODE_TAG_LEN])) == -1 ||
+	    (gen = sid_b64url_value(sid[EIO_NODE_TAG_LEN + 1])) == -1 ||
 	    req->hr_method_len > FORWARD_METHOD_MAX ||
 	    req->hr_target_len > FORWARD_TARGET_MAX)
 		return (-1);

@@ -146,10 +146,7 @@ master_mesh_gc(struct master *m)
 static void
 master_node_tag(struct master *m)
 {
-	static const char b64url[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 	unsigned char	rnd[EIO_NODE_TAG_LEN];
-	size_t		i;
 
 	if (m->m_conf->c_node_id != NULL) {
 		unsigned char md[SHA256_DIGEST_LENGTH];
@@ -160,8 +157,7 @@ master_node_tag(struct master *m)
 		memcpy(rnd, md, sizeof(rnd));
 	} else if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		fatal("getrandom");
-	for (i = 0; i < EIO_NODE_TAG_LEN; i++)
-		m->m_node_tag[i] = b64url[rnd[i] & 63];
+	sid_b64url_digits(rnd, EIO_NODE_TAG_LEN, m->m_node_tag);
 	m->m_node_tag[EIO_NODE_TAG_LEN] = '\0';
 }
 
