@@ -175,9 +175,10 @@ class WSClient:
             raise ValueError("expected an open packet, got %r" % p[:80])
         return json.loads(p[1:])
 
-    def sio_connect(self, nsp):
-        """CONNECT; returns ("40", data) or ("44", data) for that namespace."""
-        self.send_text("40" + sio_nsp(nsp))
+    def sio_connect(self, nsp, auth=None):
+        """CONNECT (with an auth payload); ("40", data) or ("44", data)."""
+        self.send_text("40" + sio_nsp(nsp) +
+                       (json.dumps(auth) if auth is not None else ""))
         return self.wait_packet(nsp, ("40", "44"))
 
     def wait_packet(self, nsp, types, deadline=10.0):
@@ -258,13 +259,13 @@ def sio_body(packet, ptype, nsp):
     return rest[len(pre):] if rest.startswith(pre) else None
 
 
-def sio_client(port, nsp, origin=None, **kw):
+def sio_client(port, nsp, origin=None, auth=None, **kw):
     """A websocket client with Engine.IO open and nsp connected."""
     ws = WSClient(port, origin=origin, **kw)
     if ws.status != 101:
         raise Closed("upgrade refused: %d" % ws.status)
     ws.eio_open()
-    t, data = ws.sio_connect(nsp)
+    t, data = ws.sio_connect(nsp, auth)
     if t != "40":
         raise Closed("connect refused: %r" % (data,))
     return ws
