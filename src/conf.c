@@ -195,6 +195,11 @@ static const struct conf_directive conf_directives[] = {
 	    100, MS_HOUR, "10s"),
 	CONF_ROW("max_payload", CONF_T_SIZE, c_max_payload,
 	    KILOBYTE, 64 * MEGABYTE, "1m"),
+	/* A reload's old workers: serve what they hold, then let go. */
+	CONF_ROW("reload_drain_timeout", CONF_T_DURATION, c_reload_drain_timeout,
+	    0, 24 * MS_HOUR, "300s"),
+	CONF_ROW("reload_drain_spread", CONF_T_DURATION, c_reload_drain_spread,
+	    0, MS_HOUR, "30s"),
 	CONF_ROW("max_send_queue", CONF_T_SIZE, c_max_send_queue,
 	    64 * KILOBYTE, GIGABYTE, "1m"),
 	{ .cd_name = "allowed_origins", .cd_type = CONF_T_STRINGS,

@@ -96,6 +96,8 @@ struct conf {
 	struct conf_strings	 c_trusted_proxies;	/* X-Forwarded-For from these */
 	char			*c_client_script;	/* socket.io.min.js, or NULL */
 	char			*c_rain_script;		/* rain.js, or NULL */
+	int64_t			 c_reload_drain_timeout; /* ms */
+	int64_t			 c_reload_drain_spread;	/* ms */
 
 	/* Sessions and routing through Redis (redis.h, session.h, cookie.h). */
 	char			*c_redis;	/* "unix:/path" or "host:port"; NULL: none */

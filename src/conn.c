@@ -306,7 +306,8 @@ conn_takeover(struct conn *c, const struct conn_proto *proto, void *arg)
  * socketpair, and this one relays between the client and the other end.
  */
 static int
-conn_handoff_tls(struct conn *c, int slot, const void *bytes, size_t len)
+conn_handoff_tls(struct conn *c, struct handoff *h, int slot, const void *bytes,
+    size_t len)
 {
 	int sv[2];
 
@@ -315,8 +316,7 @@ conn_handoff_tls(struct conn *c, int slot, const void *bytes, size_t len)
 		log_warn("%s: socketpair for handoff", c->c_peer);
 		return (-1);
 	}
-	if (handoff_send(c->c_worker->w_handoff, slot, sv[1], c->c_peer, bytes,
-	    len) == -1) {
+	if (handoff_send(h, slot, sv[1], c->c_peer, bytes, len) == -1) {
 		close(sv[0]);
 		close(sv[1]);
 		return (-1);
@@ -335,21 +335,27 @@ conn_handoff_tls(struct conn *c, int slot, const void *bytes, size_t len)
 int
 conn_handoff(struct conn *c, int slot)
 {
+	return (conn_handoff_via(c, c->c_worker->w_handoff, slot));
+}
+
+int
+conn_handoff_via(struct conn *c, struct handoff *h, int slot)
+{
 	struct evbuffer	*in = bufferevent_get_input(c->c_bev);
 	size_t		 len = evbuffer_get_length(in);
 	unsigned char	*bytes;
 	int		 fd;
 
-	if (c->c_worker->w_handoff == NULL || len > HANDOFF_BYTES_MAX)
+	if (h == NULL || len > HANDOFF_BYTES_MAX)
 		return (-1);
 	if (tls_is(c->c_bev))
-		return (conn_handoff_tls(c, slot, evbuffer_pullup(in, -1), len));
+		return (conn_handoff_tls(c, h, slot, evbuffer_pullup(in, -1), len));
 	if ((fd = dup(bufferevent_getfd(c->c_bev))) == -1) {
 		log_warn("%s: dup for handoff", c->c_peer);
 		return (-1);
 	}
 	bytes = evbuffer_pullup(in, -1);
-	if (handoff_send(c->c_worker->w_handoff, slot, fd, NULL, bytes, len) == -1) {
+	if (handoff_send(h, slot, fd, NULL, bytes, len) == -1) {
 		close(fd);
 		return (-1);
 	}
@@ -537,7 +543,9 @@ conn_dispatch(struct conn *c, const struct http_request *req, const char *body,
 	static const char	 notallowed[] = "405 Method Not Allowed\n";
 
 	c->c_nrequests++;
+	/* A draining worker lets its keep-alive clients go to the new ones. */
 	c->c_keepalive = req->hr_keepalive && !c->c_worker->w_stopping &&
+	    !c->c_worker->w_draining &&
 	    c->c_nrequests < c->c_worker->w_conf->c_keepalive_requests &&
 	    c->c_worker->w_conf->c_keepalive_timeout > 0;
 

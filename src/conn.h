@@ -20,6 +20,7 @@ struct bufferevent;
 struct conn;
 struct event;
 struct ssl_ctx_st;
+struct handoff;
 struct worker;
 
 /*
@@ -126,6 +127,8 @@ void	conn_takeover(struct conn *, const struct conn_proto *, void *arg);
  * descriptors here.
  */
 int	conn_handoff(struct conn *, int slot);
+/* The same through another generation's channels (handoff_sender_new). */
+int	conn_handoff_via(struct conn *, struct handoff *, int slot);
 /* Close once the output is written (bounded by header_timeout). */
 void	conn_close_after_write(struct conn *);
 /* Abort: the peer gets a TCP reset, nothing queued is sent. */

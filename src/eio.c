@@ -244,6 +244,23 @@ eio_server_free(struct eio_server *srv)
 }
 
 size_t
+eio_server_close_some(struct eio_server *srv, size_t n)
+{
+	struct eio_session	*es, *next;
+	size_t			 i, done = 0;
+
+	for (i = 0; i < srv->srv_nbuckets && done < n; i++)
+		for (es = LIST_FIRST(&srv->srv_buckets[i]); es != NULL &&
+		    done < n; es = next) {
+			next = LIST_NEXT(es, es_entry);
+			/* Told to go: the client reconnects to a new worker. */
+			es_close(es, "server shutting down", 0);
+			done++;
+		}
+	return (done);
+}
+
+size_t
 eio_server_sessions(const struct eio_server *srv)
 {
 	return (srv->srv_nsessions);
@@ -1240,6 +1257,7 @@ eio_head(struct eio_server *srv, struct conn *c, const struct http_request *req)
 {
 	struct eio_query	q;
 	struct eio_session	*es;
+	struct handoff		*h;
 	int			slot, gen;
 
 	eio_query_parse(req, &q);
@@ -1275,12 +1293,23 @@ eio_head(struct eio_server *srv, struct conn *c, const struct http_request *req)
 		conn_watch(c, &es_post_proto, es);
 		return (EIO_HEAD_CONTINUE);
 	}
-	if (slot == srv->srv_worker->w_slot ||
-	    gen != (int)(srv->srv_worker->w_generation & 63) ||
-	    slot < 0 || srv->srv_worker->w_handoff == NULL ||
-	    slot >= handoff_slots(srv->srv_worker->w_handoff))
+	if (gen != (int)(srv->srv_worker->w_generation & 63)) {
+		/*
+		 * A session of a generation that drains after a reload.  When
+		 * its worker is gone, so is the session: "Session ID unknown".
+		 */
+		h = worker_handoff_gen(srv->srv_worker, gen);
+		if (slot < 0 || h == NULL || slot >= handoff_slots(h) ||
+		    conn_handoff_via(c, h, slot) == -1)
+			return (EIO_HEAD_CONTINUE);
+		return (EIO_HEAD_DONE);
+	} else if (slot == srv->srv_worker->w_slot)
 		return (EIO_HEAD_CONTINUE);
-	if (conn_handoff(c, slot) == 0)
+	else
+		h = srv->srv_worker->w_handoff;
+	if (slot < 0 || h == NULL || slot >= handoff_slots(h))
+		return (EIO_HEAD_CONTINUE);
+	if (conn_handoff_via(c, h, slot) == 0)
 		return (EIO_HEAD_DONE);
 	log_warnx("%s: cannot hand over to slot %d", c->c_peer, slot);
 	eio_answer(c, 503, "text/plain", eio_cors_origin(srv, req), NULL, 0, 0);

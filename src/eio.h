@@ -50,6 +50,8 @@ void			 eio_server_free(struct eio_server *);
 /* Graceful stop: close every session so its client reconnects elsewhere. */
 void			 eio_server_stop(struct eio_server *);
 size_t			 eio_server_sessions(const struct eio_server *);
+/* Close up to n sessions cleanly (a reload's drain ending); how many. */
+size_t			 eio_server_close_some(struct eio_server *, size_t n);
 
 /* Is this request for the Engine.IO endpoint? */
 int	eio_path_match(const struct eio_server *, const struct http_request *);

@@ -462,6 +462,39 @@ handoff_worker_new(struct handoff_mesh *m, int slot, struct event_base *base,
 	return (h);
 }
 
+/*
+ * A struct handoff that can only pass connections to the workers of
+ * another generation (they drain after a reload): duplicates of the
+ * writing ends of every slot's channel, nothing to read, no bus.
+ */
+struct handoff *
+handoff_sender_new(struct handoff_mesh *m)
+{
+	struct handoff	*h;
+	int		 i;
+
+	h = xcalloc(1, sizeof(*h));
+	h->ho_nslots = m->hm_nslots;
+	h->ho_slot = -1;
+	h->ho_in = -1;
+	h->ho_out = xcalloc((size_t)h->ho_nslots, sizeof(*h->ho_out));
+	h->ho_out_full = xcalloc((size_t)h->ho_nslots, sizeof(*h->ho_out_full));
+	h->ho_out_max = m->hm_chan_max;
+	h->ho_links = xcalloc((size_t)h->ho_nslots, sizeof(*h->ho_links));
+	for (i = 0; i < h->ho_nslots; i++) {
+		h->ho_out[i] = -1;
+		h->ho_links[i].bl_fd = -1;
+		TAILQ_INIT(&h->ho_links[i].bl_outq);
+	}
+	for (i = 0; i < h->ho_nslots; i++) {
+		if ((h->ho_out[i] = fd_dup(m->hm_chan[i][1])) == -1) {
+			handoff_worker_free(h);
+			return (NULL);
+		}
+	}
+	return (h);
+}
+
 void
 handoff_worker_free(struct handoff *h)
 {

@@ -66,6 +66,12 @@ struct handoff_cbs {
 struct handoff		*handoff_worker_new(struct handoff_mesh *, int slot,
 			    struct event_base *, const struct handoff_cbs *, void *arg);
 void			 handoff_worker_free(struct handoff *);
+/*
+ * Worker, after fork: a handle that only passes connections to the slots
+ * of another generation's mesh (handoff_send), for sessions owned by the
+ * workers that drain after a reload.  Free with handoff_worker_free.
+ */
+struct handoff		*handoff_sender_new(struct handoff_mesh *);
 
 /*
  * Pass fd with bytes[0..len) to the worker of slot; peer names the client

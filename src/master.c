@@ -166,6 +166,8 @@ static void
 master_spawn(struct master *m, struct master_worker *mw)
 {
 	struct worker_args	wa;
+	struct worker_other_gen	*others;
+	size_t			 nothers = 0;
 	pid_t			pid, self = getpid();
 
 	switch (pid = fork()) {
@@ -175,10 +177,20 @@ master_spawn(struct master *m, struct master_worker *mw)
 		mw->mw_respawn_at = monotonic_ms() + MASTER_BACKOFF_MIN_MS;
 		return;
 	case 0:
-		/* Older generations' channels are none of this worker's business. */
+		/*
+		 * Older generations' channels: the worker keeps a way to pass
+		 * their sessions' requests to them while they drain, and
+		 * nothing else (worker_main).
+		 */
+		others = xcalloc(m->m_nmeshes + 1, sizeof(*others));
 		for (size_t i = 0; i < m->m_nmeshes; i++)
-			if (m->m_meshes[i].mm_generation != mw->mw_generation)
-				handoff_mesh_free(m->m_meshes[i].mm_mesh);
+			if (m->m_meshes[i].mm_generation != mw->mw_generation) {
+				others[nothers].og_generation =
+				    m->m_meshes[i].mm_generation;
+				others[nothers++].og_mesh = m->m_meshes[i].mm_mesh;
+			}
+		wa.wa_others = others;
+		wa.wa_nothers = nothers;
 		wa.wa_conf = m->m_conf;
 		wa.wa_listeners = m->m_ls;
 		wa.wa_components = m->m_components;
@@ -255,6 +267,40 @@ master_stop_workers(struct master *m, int all)
 		}
 		if (mw->mw_state == MW_RUNNING) {
 			kill(mw->mw_pid, SIGTERM);
+			mw->mw_state = MW_STOPPING;
+			mw->mw_kill_at = deadline;
+		}
+		i++;
+	}
+}
+
+/*
+ * After a reload: the older generations stop accepting and serve what
+ * they hold until it is gone or reload_drain_timeout has passed, then
+ * close the rest over reload_drain_spread (SIGUSR2, worker.c).  SIGKILL
+ * only if one is still there shutdown_timeout after that.
+ */
+static void
+master_drain_workers(struct master *m)
+{
+	struct master_worker	*mw;
+	size_t			 i;
+	int64_t			 deadline;
+
+	deadline = monotonic_ms() + m->m_conf->c_reload_drain_timeout +
+	    m->m_conf->c_reload_drain_spread + m->m_conf->c_shutdown_timeout;
+	for (i = 0; i < m->m_nworkers; ) {
+		mw = &m->m_workers[i];
+		if (mw->mw_generation == m->m_generation) {
+			i++;
+			continue;
+		}
+		if (mw->mw_state == MW_WAITING) {
+			master_forget(m, i);
+			continue;
+		}
+		if (mw->mw_state == MW_RUNNING) {
+			kill(mw->mw_pid, SIGUSR2);
 			mw->mw_state = MW_STOPPING;
 			mw->mw_kill_at = deadline;
 		}
@@ -458,7 +504,7 @@ master_reload(struct master *m)
 		master_write_pidfile(m);
 	master_write_ports(m);
 	master_start_generation(m);
-	master_stop_workers(m, 0);
+	master_drain_workers(m);
 }
 
 static void

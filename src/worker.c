@@ -76,7 +76,8 @@ worker_accept_update(struct worker *w)
 {
 	int on;
 
-	on = !w->w_stopping && !evtimer_pending(w->w_accept_retry, NULL);
+	on = !w->w_stopping && !w->w_draining &&
+	    !evtimer_pending(w->w_accept_retry, NULL);
 	worker_accept_set(w, on);
 }
 
@@ -340,6 +341,88 @@ worker_stop(struct worker *w)
 	evtimer_add(w->w_stop_timer, &tv);
 }
 
+struct handoff *
+worker_handoff_gen(struct worker *w, int gen)
+{
+	struct handoff	*h = NULL;
+	unsigned	 best = 0;
+	size_t		 i;
+
+	/* Generations are told apart modulo 64: the youngest match wins. */
+	for (i = 0; i < w->w_nothers; i++)
+		if ((int)(w->w_others[i].ws_generation & 63) == gen &&
+		    w->w_others[i].ws_generation >= best) {
+			best = w->w_others[i].ws_generation;
+			h = w->w_others[i].ws_handoff;
+		}
+	return (h);
+}
+
+/*
+ * Draining after a reload: once nothing is left, exit; once
+ * reload_drain_timeout has passed, close the Engine.IO sessions left a
+ * few at a time, so that they are all closed reload_drain_spread later
+ * and their clients do not all reconnect at once; then stop.
+ */
+static void
+worker_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker	*w = arg;
+	int64_t		 now = monotonic_ms(), late, spread;
+	size_t		 n, due, closed;
+
+	(void)fd;
+	(void)what;
+	n = eio_server_sessions(w->w_eio);
+	if (w->w_nconns == 0 && n == 0) {
+		log_info("drained: exiting");
+		event_base_loopexit(w->w_base, NULL);
+		return;
+	}
+	if ((late = now - w->w_drain_deadline) < 0)
+		return;
+	spread = w->w_conf->c_reload_drain_spread;
+	if (w->w_drain_total == 0) {
+		w->w_drain_total = n;
+		log_info("reload_drain_timeout: closing %zu sessions over %lld ms",
+		    n, (long long)spread);
+	}
+	if (late >= spread) {
+		worker_stop(w);
+		return;
+	}
+	/* Closed by now: the share of the spread that has passed. */
+	due = (size_t)((double)w->w_drain_total * (double)late / (double)spread);
+	closed = w->w_drain_total > n ? w->w_drain_total - n : 0;
+	if (due > closed)
+		eio_server_close_some(w->w_eio, due - closed);
+}
+
+static void
+worker_drain(struct worker *w)
+{
+	struct timeval tv = { 0, WORKER_DRAIN_TICK_MS * 1000 };
+
+	if (w->w_draining || w->w_stopping)
+		return;
+	w->w_draining = 1;
+	worker_accept_set(w, 0);
+	/*
+	 * Our copies of the listening sockets go: the new generation has its
+	 * own of the same sockets, and a slot it no longer has is closed for
+	 * good once we let go, so the kernel queues nothing there.
+	 */
+	for (size_t i = 0; i < w->w_nlisteners; i++)
+		evconnlistener_free(w->w_listeners[i]);
+	w->w_nlisteners = 0;
+	w->w_drain_deadline = monotonic_ms() + w->w_conf->c_reload_drain_timeout;
+	log_info("draining after a reload: %zu connections, %zu sessions",
+	    w->w_nconns, eio_server_sessions(w->w_eio));
+	w->w_drain_timer = event_new(w->w_base, -1, EV_PERSIST, worker_drain_cb, w);
+	if (w->w_drain_timer == NULL || evtimer_add(w->w_drain_timer, &tv) == -1)
+		fatalx("cannot start draining");
+}
+
 static void
 worker_signal_cb(evutil_socket_t sig, short what, void *arg)
 {
@@ -353,6 +436,9 @@ worker_signal_cb(evutil_socket_t sig, short what, void *arg)
 		break;
 	case SIGUSR1:
 		log_reopen();
+		break;
+	case SIGUSR2:
+		worker_drain(w);
 		break;
 	case SIGHUP:
 		/* The master reloads; workers are replaced, not reloaded. */
@@ -414,7 +500,7 @@ worker_listen(struct worker *w, struct listener_set *ls, int slot,
 void
 worker_main(const struct worker_args *wa)
 {
-	static const int signals[] = { SIGTERM, SIGINT, SIGUSR1, SIGHUP };
+	static const int signals[] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2, SIGHUP };
 	struct worker	 w;
 	struct nsp_settings ns;
 	char		 tag[32];
@@ -493,6 +579,20 @@ worker_main(const struct worker_args *wa)
 			fatalx("cannot join the other workers");
 		/* Only memory by now: the worker works on its own copies. */
 		handoff_mesh_free(wa->wa_mesh);
+	}
+	/* Sessions of the generations draining after a reload reach them. */
+	w.w_others = xcalloc(wa->wa_nothers + 1, sizeof(*w.w_others));
+	for (i = 0; i < wa->wa_nothers; i++) {
+		struct handoff *h = handoff_sender_new(wa->wa_others[i].og_mesh);
+
+		if (h != NULL) {
+			w.w_others[w.w_nothers].ws_generation =
+			    wa->wa_others[i].og_generation;
+			w.w_others[w.w_nothers++].ws_handoff = h;
+		}
+		handoff_mesh_free(wa->wa_others[i].og_mesh);
+	}
+	if (wa->wa_mesh != NULL) {
 		room_set_publisher(worker_publish, &w);
 	}
 

@@ -51,6 +51,12 @@ struct worker {
 	int			  w_metrics_private; /* /metrics on metrics_listen only */
 	struct event		 *w_trim_timer;	/* gives freed memory back */
 	size_t			  w_refused;	/* at the node's limit, unlogged */
+	struct worker_sender	 *w_others;	/* older generations, draining */
+	size_t			  w_nothers;
+	int			  w_draining;	/* after a reload: serve, accept no more */
+	int64_t			  w_drain_deadline; /* monotonic ms */
+	struct event		 *w_drain_timer;
+	size_t			  w_drain_total;	/* sessions when the time was up */
 	int64_t			  w_refused_logged; /* monotonic ms */
 	size_t			  w_closed_since_trim;
 	int			  w_stopping;	/* graceful stop under way */
@@ -66,6 +72,20 @@ struct worker {
 	size_t			  w_nsignals;
 };
 
+/* Another generation's channels, passed to a worker (reload drain). */
+struct worker_other_gen {
+	unsigned		 og_generation;
+	struct handoff_mesh	*og_mesh;
+};
+
+/* What a worker holds to reach the draining workers of a generation. */
+struct worker_sender {
+	unsigned		 ws_generation;
+	struct handoff		*ws_handoff;
+};
+
+/* How often a draining worker looks whether it is done. */
+#define WORKER_DRAIN_TICK_MS	250
 /* At most one "connections refused" line per this many ms. */
 #define WORKER_REFUSED_LOG_MS	1000
 /* How often a worker may give freed memory back to the system. */
@@ -82,10 +102,15 @@ struct worker_args {
 	unsigned		 wa_generation;
 	pid_t			 wa_master;	/* to notice its death */
 	struct stats_region	*wa_stats;	/* the node's counters */
+	const struct worker_other_gen *wa_others; /* older generations alive */
+	size_t			 wa_nothers;
 };
 
 /* Run a worker in the child after fork; never returns. */
 void	worker_main(const struct worker_args *) __attribute__((noreturn));
+
+/* The channels to generation (modulo 64) gen's workers, or NULL. */
+struct handoff	*worker_handoff_gen(struct worker *, int gen);
 
 /* A connection closed: update the count and resume or finish as needed. */
 /* The one place that counts the worker's connections (conn.c, tls.c). */

@@ -228,7 +228,7 @@ def test_metrics(redis):
               workers=3).start()
     try:
         clients = traffic(r)
-        polling_session(r.port)
+        psid = polling_session(r.port)
         pids, scrapes = set(), []
         for _ in range(40):
             h = r.healthz()
@@ -285,17 +285,29 @@ def test_metrics(redis):
               "the dead worker's sessions are no longer counted (%r open, "
               "%d clients alive)" % (open_ws, alive))
 
-        # A reload: the new generation goes on from the same figures.
+        # A reload: the new generation goes on from the same figures, the
+        # old one drains while its clients are connected.
         r.signal(signal.SIGHUP)
         wait_until(lambda: value(scrape(r.port)[0], "raind_reload_generation") == 2,
                    10, "generation 2")
-        wait_until(lambda: value(scrape(r.port)[0], "raind_workers") == 3, 10,
-                   "the old generation gone")
         s3, t3 = scrape(r.port)
         monotonic(counters(s2, t2), counters(s3, t3), "across a reload")
-        check(value(s3, "raind_draining_workers") == 0, "nothing left draining")
+        check(value(s3, "raind_draining_workers") >= 1,
+              "old workers with clients drain (%r)" % value(s3, "raind_draining_workers"))
         for c in clients:
             c.close()
+        # The polling client leaves too (an Engine.IO close packet).
+        http_request(r.port, ("POST /socket.io/?EIO=4&transport=polling&sid=%s "
+                              "HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                              "Content-Type: text/plain;charset=UTF-8\r\n"
+                              "Content-Length: 1\r\n\r\n1" % psid).encode())
+        wait_until(lambda: value(scrape(r.port)[0], "raind_draining_workers") == 0
+                   and value(scrape(r.port)[0], "raind_workers") == 3, 10,
+                   "the old generation gone once its clients left")
+        s4, t4 = scrape(r.port)
+        monotonic(counters(s3, t3), counters(s4, t4), "after the drain")
+        check(value(s4, "raind_eio_sessions", transport="websocket") == 0,
+              "no websocket session left")
     finally:
         r.cleanup()
 
