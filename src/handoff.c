@@ -321,6 +321,37 @@ handoff_mesh_new(int nslots)
 	return (NULL);
 }
 
+struct handoff_mesh *
+handoff_mesh_adopt(int nslots, const int *fds)
+{
+	struct handoff_mesh	*m;
+	size_t			 npairs, p, max;
+	int			 i;
+
+	if (nslots < 1 || nslots > HANDOFF_SLOTS_MAX)
+		return (NULL);
+	m = xcalloc(1, sizeof(*m));
+	m->hm_nslots = nslots;
+	npairs = mesh_npairs(nslots);
+	m->hm_chan = xcalloc((size_t)nslots, sizeof(*m->hm_chan));
+	m->hm_bus = xcalloc(npairs, sizeof(*m->hm_bus));
+	for (p = 0; p < npairs; p++)
+		m->hm_bus[p][0] = m->hm_bus[p][1] = -1;
+	m->hm_chan_max = HANDOFF_DGRAM_MAX;
+	for (i = 0; i < nslots; i++) {
+		m->hm_chan[i][0] = -1;
+		m->hm_chan[i][1] = fds[i];
+		if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) == -1) {
+			log_warn("handoff: adopted descriptor %d", fds[i]);
+			m->hm_chan[i][1] = -1;
+			continue;
+		}
+		if ((max = sock_dgram_max(fds[i])) < m->hm_chan_max)
+			m->hm_chan_max = max;
+	}
+	return (m);
+}
+
 /* Close the descriptors of the mesh held by this process. */
 static void
 mesh_close(struct handoff_mesh *m)
@@ -347,6 +378,12 @@ handoff_mesh_free(struct handoff_mesh *m)
 	free(m->hm_chan);
 	free(m->hm_bus);
 	free(m);
+}
+
+int
+handoff_mesh_slots(const struct handoff_mesh *m)
+{
+	return (m->hm_nslots);
 }
 
 int

@@ -44,6 +44,12 @@ struct handoff;
 
 /* Master: the channels of a generation of nslots workers; NULL with errno on failure. */
 struct handoff_mesh	*handoff_mesh_new(int nslots);
+/*
+ * Master after an upgrade: the mesh of a generation of the previous
+ * master, known only by its channels' writing ends fds[0..nslots) (taken
+ * over), to reach its draining workers.  NULL on bad input.
+ */
+struct handoff_mesh	*handoff_mesh_adopt(int nslots, const int *fds);
 /* Master: close every descriptor of the mesh (its workers keep their copies). */
 void			 handoff_mesh_free(struct handoff_mesh *);
 
@@ -111,6 +117,8 @@ struct handoff		*handoff_worker_attach(struct handoff_mesh *, int slot,
 			    struct event_base *, const struct handoff_cbs *, void *arg);
 void			 bus_set_queue_max(struct handoff *, size_t);
 int			 handoff_mesh_chan_fd(const struct handoff_mesh *, int slot);
+/* The number of slots of a mesh. */
+int			 handoff_mesh_slots(const struct handoff_mesh *);
 int			 handoff_mesh_bus_fd(const struct handoff_mesh *, int slot,
 			    int peer);
 

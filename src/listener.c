@@ -62,6 +62,16 @@ listener_close(struct listener *l)
 	l->l_nfds = 0;
 }
 
+/* Append src to dst (size len, NUL-terminated), truncating. */
+static void
+strlcat_safe(char *dst, const char *src, size_t len)
+{
+	size_t n = strlen(dst);
+
+	if (n + 1 < len)
+		snprintf(dst + n, len - n, "%s", src);
+}
+
 /*
  * Make l have nslots sockets; the first one fixes the port (which may
  * have been 0 in the configuration), the others bind that same port.
@@ -172,6 +182,85 @@ listener_set_free(struct listener_set *ls)
 		listener_close(&ls->ls_list[i]);
 	free(ls->ls_list);
 	free(ls);
+}
+
+char *
+listener_set_export(const struct listener_set *ls)
+{
+	char	*out, num[16];
+	size_t	 i, len = 1;
+	int	 j;
+
+	for (i = 0; i < ls->ls_count; i++)
+		len += strlen(ls->ls_list[i].l_text) + 2 +
+		    (size_t)ls->ls_list[i].l_nfds * sizeof(num);
+	out = xcalloc(1, len);
+	for (i = 0; i < ls->ls_count; i++) {
+		if (i > 0)
+			strlcat_safe(out, ";", len);
+		strlcat_safe(out, ls->ls_list[i].l_text, len);
+		strlcat_safe(out, "=", len);
+		for (j = 0; j < ls->ls_list[i].l_nfds; j++) {
+			/* The new executable gets them: no close-on-exec. */
+			if (fcntl(ls->ls_list[i].l_fds[j], F_SETFD, 0) == -1) {
+				free(out);
+				return (NULL);
+			}
+			snprintf(num, sizeof(num), "%s%d", j > 0 ? "," : "",
+			    ls->ls_list[i].l_fds[j]);
+			strlcat_safe(out, num, len);
+		}
+	}
+	return (out);
+}
+
+struct listener_set *
+listener_set_inherited(const char *spec, char *err, size_t errlen)
+{
+	struct listener_set	*ls;
+	struct listener		*l;
+	char			*copy, *entry, *save, *eq, *fdp, *save2, *end;
+	long			 fd;
+
+	ls = xcalloc(1, sizeof(*ls));
+	copy = xstrdup(spec);
+	for (entry = strtok_r(copy, ";", &save); entry != NULL;
+	    entry = strtok_r(NULL, ";", &save)) {
+		if ((eq = strchr(entry, '=')) == NULL || ls->ls_count >= LISTEN_INHERIT_MAX)
+			goto bad;
+		*eq = '\0';
+		ls->ls_list = xreallocarray(ls->ls_list, ls->ls_count + 1,
+		    sizeof(*ls->ls_list));
+		l = &ls->ls_list[ls->ls_count++];
+		memset(l, 0, sizeof(*l));
+		l->l_text = xstrdup(entry);
+		for (fdp = strtok_r(eq + 1, ",", &save2); fdp != NULL;
+		    fdp = strtok_r(NULL, ",", &save2)) {
+			fd = strtol(fdp, &end, 10);
+			if (*end != '\0' || fd < 0 || fd > INT32_MAX ||
+			    fcntl((int)fd, F_SETFD, FD_CLOEXEC) == -1)
+				goto bad;
+			l->l_fds = xreallocarray(l->l_fds, (size_t)l->l_nfds + 1,
+			    sizeof(int));
+			l->l_fds[l->l_nfds++] = (int)fd;
+		}
+		if (l->l_nfds == 0)
+			goto bad;
+		l->l_sslen = sizeof(l->l_ss);
+		if (getsockname(l->l_fds[0], (struct sockaddr *)&l->l_ss,
+		    &l->l_sslen) == -1)
+			goto bad;
+		addr_format((struct sockaddr *)&l->l_ss, l->l_name, sizeof(l->l_name));
+		if (l->l_nfds > ls->ls_slots)
+			ls->ls_slots = l->l_nfds;
+	}
+	free(copy);
+	return (ls);
+ bad:
+	snprintf(err, errlen, "inherited listeners: bad entry \"%.64s\"", spec);
+	free(copy);
+	listener_set_free(ls);
+	return (NULL);
 }
 
 char *

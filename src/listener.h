@@ -52,6 +52,17 @@ struct listener_set *listener_set_open(const struct conf *, int nslots,
 	    struct listener_set *old, char *err, size_t errlen);
 /* Close every socket of ls (those taken over by a newer set excepted) and free it. */
 void	listener_set_free(struct listener_set *);
+/*
+ * For a binary upgrade.  export (in the child that will exec the new
+ * executable): "text=fd,fd,...;..." with the descriptors made to survive
+ * exec; caller frees; NULL on failure.  inherited (in the new master):
+ * the set those descriptors make, to pass as old to listener_set_open
+ * and free after; NULL with err on a bad description.
+ */
+#define LISTEN_INHERIT_MAX	128
+char	*listener_set_export(const struct listener_set *);
+struct listener_set *listener_set_inherited(const char *spec, char *err,
+	    size_t errlen);
 /* "ADDRESS:PORT\n" per listener in configuration order; caller frees. */
 char	*listener_set_ports(const struct listener_set *);
 

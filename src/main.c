@@ -5,6 +5,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -28,7 +29,9 @@ usage(void)
 int
 main(int argc, char *argv[])
 {
-	struct master_options	 opts = { RAIND_CONF_DEFAULT, NULL, 0, 0 };
+	struct master_options	 opts = { RAIND_CONF_DEFAULT, NULL, 0, 0, NULL, NULL };
+	static char		 exe[PATH_MAX];
+	ssize_t			 n;
 	struct conf		*conf;
 	struct component_set	*set;
 	SSL_CTX			*tls;
@@ -64,6 +67,12 @@ main(int argc, char *argv[])
 	}
 	if (optind != argc)
 		usage();
+	/* Where we run from, for a binary upgrade: the path, not the file. */
+	opts.mo_argv = argv;
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) > 0) {
+		exe[n] = '\0';
+		opts.mo_exe = exe;
+	}
 
 	/* Until the configuration says otherwise, errors go to stderr. */
 	log_init(1, opts.mo_verbose);

@@ -8,6 +8,9 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,6 +28,7 @@
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "sid.h"
 #include "stats.h"
 #include "tls.h"
 #include "util.h"
@@ -52,6 +56,7 @@ struct master_worker {
 struct master_mesh {
 	unsigned		 mm_generation;
 	struct handoff_mesh	*mm_mesh;
+	int			 mm_inherited;	/* the previous master's: kept */
 };
 
 struct master {
@@ -69,6 +74,8 @@ struct master {
 	int			 m_stopping;
 	int			 m_pidfile_written;
 	struct stats_region	*m_stats;	/* /metrics of every worker */
+	char			*m_oldbin;	/* our pid file after an upgrade */
+	struct listener_set	*m_inherited_ls; /* from the previous master */
 };
 
 static void
@@ -125,7 +132,8 @@ master_mesh_gc(struct master *m)
 	int	used;
 
 	for (i = 0; i < m->m_nmeshes; ) {
-		used = m->m_meshes[i].mm_generation == m->m_generation;
+		used = m->m_meshes[i].mm_generation == m->m_generation ||
+		    m->m_meshes[i].mm_inherited;
 		for (j = 0; j < m->m_nworkers && !used; j++)
 			if (m->m_workers[j].mw_generation ==
 			    m->m_meshes[i].mm_generation)
@@ -140,6 +148,77 @@ master_mesh_gc(struct master *m)
 }
 
 /*
+ * Binary upgrade, the new master's side: the previous master's listening
+ * sockets (listener_set_open takes them over as it does on a reload),
+ * the channels to its workers, which drain and still own sessions, and
+ * the generation to go on from.  The variables are removed so that no
+ * child sees them.
+ */
+static void
+master_inherit(struct master *m, char *err, size_t errlen)
+{
+	const char	*spec;
+	char		*copy, *entry, *save, *colon, *fdp, *save2;
+	int		 fds[HANDOFF_SLOTS_INHERIT_MAX], n;
+	struct handoff_mesh *mesh;
+	unsigned long	 gen;
+
+	if ((spec = getenv(MASTER_ENV_LISTEN)) != NULL &&
+	    (m->m_inherited_ls = listener_set_inherited(spec, err, errlen)) == NULL)
+		fatalx("%s", err);
+	if ((spec = getenv(MASTER_ENV_GENERATION)) != NULL) {
+		gen = strtoul(spec, NULL, 10);
+		if (gen < UINT32_MAX / 2)
+			m->m_generation = (unsigned)gen;
+	}
+	if ((spec = getenv(MASTER_ENV_MESHES)) != NULL && *spec != '\0') {
+		copy = xstrdup(spec);
+		for (entry = strtok_r(copy, ";", &save); entry != NULL;
+		    entry = strtok_r(NULL, ";", &save)) {
+			if ((colon = strchr(entry, ':')) == NULL)
+				continue;
+			*colon = '\0';
+			gen = strtoul(entry, NULL, 10);
+			n = 0;
+			for (fdp = strtok_r(colon + 1, ",", &save2); fdp != NULL &&
+			    n < HANDOFF_SLOTS_INHERIT_MAX; fdp = strtok_r(NULL, ",", &save2))
+				fds[n++] = (int)strtol(fdp, NULL, 10);
+			if (n == 0 || (mesh = handoff_mesh_adopt(n, fds)) == NULL)
+				continue;
+			m->m_meshes = xreallocarray(m->m_meshes, m->m_nmeshes + 1,
+			    sizeof(*m->m_meshes));
+			m->m_meshes[m->m_nmeshes].mm_generation = (unsigned)gen;
+			m->m_meshes[m->m_nmeshes].mm_mesh = mesh;
+			m->m_meshes[m->m_nmeshes++].mm_inherited = 1;
+		}
+		free(copy);
+	}
+	unsetenv(MASTER_ENV_LISTEN);
+	unsetenv(MASTER_ENV_GENERATION);
+	unsetenv(MASTER_ENV_MESHES);
+	unsetenv(MASTER_ENV_NODE_TAG);
+}
+
+/* Tell the previous master, if any, that we serve. */
+static void
+master_upgrade_ready(void)
+{
+	const char	*spec = getenv(MASTER_ENV_READY);
+	char		 buf[32];
+	int		 fd, n;
+
+	if (spec == NULL)
+		return;
+	fd = (int)strtol(spec, NULL, 10);
+	n = snprintf(buf, sizeof(buf), "R%ld\n", (long)getpid());
+	if (fd > 2 && write(fd, buf, (size_t)n) != n)
+		log_warn("upgrade: cannot tell the previous master");
+	if (fd > 2)
+		close(fd);
+	unsetenv(MASTER_ENV_READY);
+}
+
+/*
  * The tag naming this node in its Engine.IO sids: from node_id when it
  * is set, else random, fixed for the master's lifetime.
  */
@@ -148,6 +227,14 @@ master_node_tag(struct master *m)
 {
 	unsigned char	rnd[EIO_NODE_TAG_LEN];
 
+	const char	*inherited = getenv(MASTER_ENV_NODE_TAG);
+
+	/* After an upgrade: the same node, whose sessions are still out there. */
+	if (inherited != NULL && strlen(inherited) == EIO_NODE_TAG_LEN &&
+	    sid_b64url_valid(inherited, EIO_NODE_TAG_LEN)) {
+		memcpy(m->m_node_tag, inherited, EIO_NODE_TAG_LEN + 1);
+		return;
+	}
 	if (m->m_conf->c_node_id != NULL) {
 		unsigned char md[SHA256_DIGEST_LENGTH];
 
@@ -306,6 +393,130 @@ master_drain_workers(struct master *m)
 		}
 		i++;
 	}
+}
+
+/*
+ * Binary upgrade, the old master's side (SIGUSR2): fork, and exec the
+ * executable at the path we were started from (the new one when it was
+ * replaced), with the listening sockets, the channels to the workers and
+ * what names our sessions (node tag, generation) in its environment.
+ * The new master answers on a pipe once its workers serve; then we drain
+ * like the old generation of a reload and exit.  If it fails, exits or
+ * says nothing within MASTER_UPGRADE_WAIT_MS, we go on serving.
+ */
+static void __attribute__((noreturn))
+master_exec_new(struct master *m, int ready)
+{
+	char		 buf[64], num[16], *meshes, *listen;
+	size_t		 i, len;
+	int		 slot, n, fd;
+
+	if ((listen = listener_set_export(m->m_ls)) == NULL)
+		_exit(127);
+	len = 1;
+	for (i = 0; i < m->m_nmeshes; i++)
+		len += 16 + (size_t)handoff_mesh_slots(m->m_meshes[i].mm_mesh) * 12;
+	meshes = xcalloc(1, len);
+	for (i = 0; i < m->m_nmeshes; i++) {
+		n = handoff_mesh_slots(m->m_meshes[i].mm_mesh);
+		snprintf(meshes + strlen(meshes), len - strlen(meshes), "%s%u:",
+		    i > 0 ? ";" : "", m->m_meshes[i].mm_generation);
+		for (slot = 0; slot < n; slot++) {
+			fd = handoff_mesh_chan_fd(m->m_meshes[i].mm_mesh, slot);
+			if (fd < 0 || fcntl(fd, F_SETFD, 0) == -1)
+				_exit(127);
+			snprintf(num, sizeof(num), "%s%d", slot > 0 ? "," : "", fd);
+			snprintf(meshes + strlen(meshes), len - strlen(meshes), "%s", num);
+		}
+	}
+	if (fcntl(ready, F_SETFD, 0) == -1)
+		_exit(127);
+	snprintf(buf, sizeof(buf), "%d", ready);
+	setenv(MASTER_ENV_READY, buf, 1);
+	snprintf(buf, sizeof(buf), "%u", m->m_generation);
+	setenv(MASTER_ENV_GENERATION, buf, 1);
+	setenv(MASTER_ENV_NODE_TAG, m->m_node_tag, 1);
+	setenv(MASTER_ENV_LISTEN, listen, 1);
+	setenv(MASTER_ENV_MESHES, meshes, 1);
+	execv(m->m_opts->mo_exe, m->m_opts->mo_argv);
+	log_warn("upgrade: exec %s", m->m_opts->mo_exe);
+	_exit(127);
+}
+
+/* Every worker drains, this generation's too: the new master serves. */
+static void
+master_drain_all(struct master *m)
+{
+	m->m_generation++;	/* none of ours is current any more */
+	master_drain_workers(m);
+}
+
+static void
+master_upgrade(struct master *m)
+{
+	struct pollfd	 pf;
+	char		 buf[64], oldbin[PATH_MAX];
+	const char	*why = NULL;
+	pid_t		 pid;
+	ssize_t		 n;
+	long		 newpid = 0;
+	int		 pfd[2], renamed = 0;
+
+	if (m->m_opts->mo_exe == NULL) {
+		log_warnx("upgrade: the path of the executable is unknown");
+		return;
+	}
+	log_info("upgrade: starting %s", m->m_opts->mo_exe);
+	if (pipe2(pfd, O_CLOEXEC) == -1) {
+		log_warn("upgrade: pipe");
+		return;
+	}
+	/* The pid file is the new master's; ours waits aside, as nginx does. */
+	if (m->m_pidfile_written) {
+		snprintf(oldbin, sizeof(oldbin), "%s.oldbin", m->m_conf->c_pid_file);
+		renamed = rename(m->m_conf->c_pid_file, oldbin) == 0;
+	}
+	if ((pid = fork()) == 0)
+		master_exec_new(m, pfd[1]);
+	close(pfd[1]);
+	if (pid == -1)
+		why = "fork failed";
+	pf.fd = pfd[0];
+	pf.events = POLLIN;
+	while (why == NULL) {
+		n = poll(&pf, 1, MASTER_UPGRADE_WAIT_MS);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			why = "no answer in time";
+			break;
+		}
+		n = read(pfd[0], buf, sizeof(buf) - 1);
+		if (n <= 0 || buf[0] != 'R') {
+			why = "it exited before serving";
+			break;
+		}
+		buf[n] = '\0';
+		newpid = strtol(buf + 1, NULL, 10);
+		break;
+	}
+	close(pfd[0]);
+	if (why != NULL) {
+		log_warnx("upgrade failed: %s; this master goes on serving", why);
+		if (pid > 0)
+			kill(pid, SIGTERM);
+		if (renamed && rename(oldbin, m->m_conf->c_pid_file) == -1)
+			log_warn("upgrade: cannot restore pid file");
+		return;
+	}
+	log_info("upgrade: the new master (pid %ld) serves; draining and exiting",
+	    newpid);
+	notify_mainpid(newpid);
+	m->m_pidfile_written = 0;	/* the new master's now */
+	if (renamed)
+		m->m_oldbin = xstrdup(oldbin);
+	m->m_stopping = 1;		/* no respawn */
+	master_drain_all(m);
 }
 
 static void
@@ -553,9 +764,14 @@ master_main(const struct master_options *opts, struct conf *conf,
 	if (tls_wanted(conf) &&
 	    (m.m_tls = tls_ctx_new(conf, err, sizeof(err))) == NULL)
 		fatalx("%s", err);
-	m.m_ls = listener_set_open(conf, conf_workers(conf), NULL, err, sizeof(err));
+	master_inherit(&m, err, sizeof(err));
+	m.m_ls = listener_set_open(conf, conf_workers(conf), m.m_inherited_ls, err,
+	    sizeof(err));
 	if (m.m_ls == NULL)
 		fatalx("%s", err);
+	/* What the set did not take over (listeners gone from the file) closes. */
+	listener_set_free(m.m_inherited_ls);
+	m.m_inherited_ls = NULL;
 	if (!opts->mo_foreground && daemon(0, 0) == -1)
 		fatal("daemon");
 	master_write_pidfile(&m);
@@ -563,6 +779,7 @@ master_main(const struct master_options *opts, struct conf *conf,
 	m.m_stats = stats_region_new();
 	master_start_generation(&m);
 	notify_ready();
+	master_upgrade_ready();
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
@@ -570,6 +787,7 @@ master_main(const struct master_options *opts, struct conf *conf,
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGHUP);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	for (;;) {
 		master_stats_draining(&m);
 		wait = master_timers(&m);
@@ -611,10 +829,17 @@ master_main(const struct master_options *opts, struct conf *conf,
 			log_reopen();
 			master_forward(&m, SIGUSR1);
 			break;
+		case SIGUSR2:
+			if (!m.m_stopping)
+				master_upgrade(&m);
+			break;
 		}
 	}
 	log_info("stopped");
 	master_remove_pidfile(&m);
+	if (m.m_oldbin != NULL && unlink(m.m_oldbin) == -1)
+		log_warn("cannot remove %s", m.m_oldbin);
+	free(m.m_oldbin);
 	listener_set_free(m.m_ls);
 	tls_ctx_free(m.m_tls);
 	free(m.m_workers);

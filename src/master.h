@@ -29,7 +29,20 @@ struct master_options {
 	const char	*mo_port_file;	/* NULL: none */
 	int		 mo_foreground;
 	int		 mo_verbose;
+	char		*const *mo_argv; /* as started, for a binary upgrade */
+	const char	*mo_exe;	/* the executable's path, or NULL */
 };
+
+/* A binary upgrade (SIGUSR2): how long the new master may take to serve. */
+#define MASTER_UPGRADE_WAIT_MS	30000
+/* What the old master hands the new one, in its environment. */
+#define MASTER_ENV_LISTEN	"RAIND_INHERIT_LISTEN"
+#define MASTER_ENV_MESHES	"RAIND_INHERIT_MESHES"
+#define MASTER_ENV_READY	"RAIND_UPGRADE_FD"
+#define MASTER_ENV_GENERATION	"RAIND_INHERIT_GENERATION"
+#define MASTER_ENV_NODE_TAG	"RAIND_INHERIT_NODE_TAG"
+/* Slots of one inherited generation, at most. */
+#define HANDOFF_SLOTS_INHERIT_MAX	1024
 
 /*
  * Run the master with a checked configuration and its discovered

@@ -104,6 +104,15 @@ notify_reloading(void)
 }
 
 void
+notify_mainpid(long pid)
+{
+	char msg[NOTIFY_MSG_MAX];
+
+	snprintf(msg, sizeof(msg), "MAINPID=%ld", pid);
+	notify(msg);
+}
+
+void
 notify_stopping(void)
 {
 	notify("STOPPING=1\nSTATUS=stopping");

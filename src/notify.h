@@ -15,5 +15,7 @@
 void	notify_ready(void);
 void	notify_reloading(void);
 void	notify_stopping(void);
+/* After a binary upgrade: the service's main process is pid now. */
+void	notify_mainpid(long pid);
 
 #endif

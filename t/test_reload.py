@@ -12,9 +12,15 @@ to it.  Checked:
   answered, in order, before, between and after the reloads;
 - every client echoed after the last reload;
 - the old generations' workers exit once their clients are gone;
+- then a binary upgrade (SIGUSR2): a new master is started from the
+  executable's path with the listening sockets and the channels to the
+  old workers; the clients go on, again without a disconnect, the old
+  master drains and exits, and the pid file is the new master's;
 - with a short reload_drain_timeout, the clients left on the old workers
   are closed cleanly (a WebSocket close) once it has passed, and the old
-  workers exit.
+  workers exit;
+- a new master that cannot start (a broken configuration) leaves the
+  running one serving, with its pid file.
 """
 
 import json
@@ -138,6 +144,31 @@ class Echoer(threading.Thread):
             self.stop.wait(0.02)        # the client's pace
 
 
+def read_pid(r):
+    try:
+        with open(r.pid_file) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def stop_pid(pid):
+    """End a master we started (through the upgrade) and wait for it."""
+    if not pid:
+        return
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    end = time.monotonic() + WAIT
+    while time.monotonic() < end and os.path.exists("/proc/%d" % pid):
+        time.sleep(0.05)        # polling its exit, bounded
+
+
+def healthy(r):
+    return r.healthz() is not None
+
+
 def generation(r):
     h = r.healthz()
     return h["generation"] if h else None
@@ -164,29 +195,45 @@ def test_reloads():
             wait_until(lambda: all(e.n >= m + 5 or e.errors
                                    for e, m in zip(echoers, marks)),
                        WAIT * 2, "echoes after reload %d" % (k + 1))
+        # A binary upgrade: a new master from the executable's path.
+        marks = [e.n for e in echoers]
+        old_master = r.proc.pid
+        r.signal(signal.SIGUSR2)
+        new_master = wait_until(lambda: (lambda p: p if p and p != old_master
+                                         else None)(read_pid(r)), WAIT,
+                                "the new master's pid file")
+        wait_until(lambda: all(generation(r) == RELOADS + 2 for _ in range(4)),
+                   WAIT, "the new master's workers")
+        wait_until(lambda: all(e.n >= m + 5 or e.errors
+                               for e, m in zip(echoers, marks)),
+                   WAIT * 2, "echoes after the upgrade")
+        check("upgrade: the new master (pid %d) serves" % new_master in r.logtext(),
+              "the old master saw the new one serve")
         for e in echoers:
             e.stop.set()
         for e in echoers:
             e.join(WAIT)
         errors = [x for e in echoers for x in e.errors]
         check(not errors, "no disconnect, no failed request through %d reloads "
-              "(%r)" % (RELOADS, errors[:3]))
-        check(all(e.n >= 5 * RELOADS for e in echoers),
+              "and a binary upgrade (%r)" % (RELOADS, errors[:3]))
+        check(all(e.n >= 5 * (RELOADS + 1) for e in echoers),
               "every client echoed throughout (%r)" % [e.n for e in echoers])
         check(first & set(r.worker_pids()),
               "the first generation's workers still drain while their clients "
               "are connected")
         for e in echoers:
             e.client.close()
-        wait_until(lambda: len(r.worker_pids()) == 2 and
-                   not first & set(r.worker_pids()), WAIT,
-                   "the old generations to exit")
-        check(True, "the old generations exit once their clients are gone")
+        check(r.proc.wait(WAIT) == 0,
+              "the old master exits once its workers drained")
         check(r.logtext().count("drained: exiting") >= 2,
               "draining workers say so when they exit")
+        check(not os.path.exists(r.pid_file + ".oldbin") and
+              read_pid(r) == new_master, "the pid file is the new master's")
+        check(healthy(r), "the new master serves")
     finally:
         for e in echoers:
             e.stop.set()
+        stop_pid(read_pid(r))
         r.cleanup()
 
 
@@ -223,9 +270,28 @@ def test_drain_timeout():
         r.cleanup()
 
 
+def test_upgrade_fails():
+    """A new master that cannot start leaves the running one serving."""
+    r = Raind(conf="components %s\n" % COMPONENTS, workers=1).start()
+    try:
+        pids = r.worker_pids()
+        with open(r.conf_path, "a") as f:
+            f.write("\nbogus_directive 1\n")
+        r.signal(signal.SIGUSR2)
+        wait_until(lambda: "upgrade failed" in r.logtext(), WAIT, "the failure")
+        check(read_pid(r) == r.proc.pid and
+              not os.path.exists(r.pid_file + ".oldbin"),
+              "the pid file is still the running master's")
+        check(r.worker_pids() == pids and healthy(r),
+              "the same workers go on serving")
+    finally:
+        r.cleanup()
+
+
 def main():
     test_reloads()
     test_drain_timeout()
+    test_upgrade_fails()
     done()
 
 
