@@ -85,11 +85,29 @@ conn_timer_set(struct conn *c, int64_t ms)
 	evtimer_add(c->c_timer, &tv);
 }
 
+/* The /metrics gauge of what a connection in this state is doing. */
+static enum stats_gauge
+conn_state_gauge(enum conn_state state)
+{
+	switch (state) {
+	case CONN_BUSY:
+		return (STAT_G_CONN_HELD);
+	case CONN_UPGRADED:
+		return (STAT_G_CONN_WEBSOCKET);
+	default:
+		return (STAT_G_CONN_HTTP);
+	}
+}
+
 static void
 conn_set_state(struct conn *c, enum conn_state state)
 {
 	const struct conf *conf = c->c_worker->w_conf;
 
+	if (conn_state_gauge(c->c_state) != conn_state_gauge(state)) {
+		stats_gauge_add(conn_state_gauge(c->c_state), -1);
+		stats_gauge_add(conn_state_gauge(state), 1);
+	}
 	c->c_state = state;
 	switch (state) {
 	case CONN_IDLE:
@@ -149,6 +167,7 @@ conn_new(struct worker *w, int fd, const struct sockaddr *sa, SSL_CTX *tls)
 	}
 	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
 	worker_conn_opened(w);
+	stats_gauge_add(conn_state_gauge(c->c_state), 1);
 	/*
 	 * Never hold more input than one complete request can take: the
 	 * largest head plus the largest body.  Beyond that the bufferevent
@@ -378,6 +397,7 @@ conn_close(struct conn *c)
 	if (proto != NULL && proto->cp_closed != NULL)
 		proto->cp_closed(c, c->c_proto_arg);
 	log_debug("%s: closed after %zu requests", c->c_peer, c->c_nrequests);
+	stats_gauge_add(conn_state_gauge(c->c_state), -1);
 	TAILQ_REMOVE(&w->w_conns, c, c_entry);
 	event_free(c->c_timer);
 	if (c->c_bev != NULL) {

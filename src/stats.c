@@ -370,6 +370,16 @@ stats_format(struct evbuffer *out)
 	stats_gauge_line(out, "raind_connections",
 	    "TCP connections open, any protocol.",
 	    stats_sum_gauge(sr, STAT_G_CONNECTIONS));
+	stats_family(out, "raind_connections_by_state", "gauge",
+	    "TCP connections open, by what they are doing.");
+	evbuffer_add_printf(out, "raind_connections_by_state{state=\"http\"} %lld\n"
+	    "raind_connections_by_state{state=\"held_poll\"} %lld\n"
+	    "raind_connections_by_state{state=\"websocket\"} %lld\n"
+	    "raind_connections_by_state{state=\"tls_relay\"} %lld\n",
+	    (long long)stats_sum_gauge(sr, STAT_G_CONN_HTTP),
+	    (long long)stats_sum_gauge(sr, STAT_G_CONN_HELD),
+	    (long long)stats_sum_gauge(sr, STAT_G_CONN_WEBSOCKET),
+	    (long long)stats_sum_gauge(sr, STAT_G_CONN_RELAY));
 	stats_family(out, "raind_eio_sessions", "gauge",
 	    "Engine.IO sessions, by transport.");
 	evbuffer_add_printf(out, "raind_eio_sessions{transport=\"polling\"} %lld\n"

@@ -55,6 +55,10 @@ enum stats_counter {
 /* Gauges: what the worker holds now. */
 enum stats_gauge {
 	STAT_G_CONNECTIONS,		/* TCP connections, any protocol */
+	STAT_G_CONN_HTTP,		/* ... reading or answering HTTP */
+	STAT_G_CONN_HELD,		/* ... a long-poll held by its session */
+	STAT_G_CONN_WEBSOCKET,		/* ... taken over by a websocket */
+	STAT_G_CONN_RELAY,		/* ... TLS relayed to another worker */
 	STAT_G_EIO_POLLING,		/* Engine.IO sessions on polling */
 	STAT_G_EIO_WEBSOCKET,		/* Engine.IO sessions on websocket */
 	STAT_G_ROOMS,			/* rooms with members in the worker */

@@ -25,6 +25,7 @@
 
 #include "conf.h"
 #include "log.h"
+#include "stats.h"
 #include "tls.h"
 #include "worker.h"
 #include "xmalloc.h"
@@ -552,6 +553,7 @@ tls_relay_free(struct tls_relay *tr)
 	bufferevent_free(tr->tr_plain);
 	event_free(tr->tr_timer);
 	free(tr);
+	stats_gauge_add(STAT_G_CONN_RELAY, -1);
 	worker_conn_closed(w);
 }
 
@@ -662,6 +664,7 @@ tls_relay(struct worker *w, struct bufferevent *tls, int fd, const char *peer)
 		return;
 	}
 	worker_conn_opened(w);
+	stats_gauge_add(STAT_G_CONN_RELAY, 1);
 	bufferevent_setwatermark(tls, EV_READ, 0, TLS_RELAY_HIGH);
 	bufferevent_setwatermark(tls, EV_WRITE, 0, 0);
 	bufferevent_setwatermark(tr->tr_plain, EV_READ, 0, TLS_RELAY_HIGH);

@@ -260,6 +260,11 @@ def test_metrics(redis):
               "session loads and saves are in the histograms")
         check(value(s, "raind_handoffs_total") >= 1,
               "polling requests handed between workers are counted")
+        states = sum(v for k, v in s.items()
+                     if k[0] == "raind_connections_by_state")
+        check(states == value(s, "raind_connections") and
+              value(s, "raind_connections_by_state", state="websocket") == 6,
+              "connections by state add up, 6 of them websockets (%r)" % states)
         check(value(s, "raind_workers") == 3 and
               value(s, "raind_redis_connected_workers") == 3,
               "3 workers, each with Redis")
