@@ -332,15 +332,16 @@ master_forget(struct master *m, size_t i)
 	master_mesh_gc(m);
 }
 
-/* Ask the workers of older generations (or all, when all) to stop. */
+/*
+ * Send sig to the workers of older generations (or all, when all), which
+ * then have until deadline before SIGKILL; forget empty slots.
+ */
 static void
-master_stop_workers(struct master *m, int all)
+master_signal_workers(struct master *m, int all, int sig, int64_t deadline)
 {
 	struct master_worker	*mw;
 	size_t			 i;
-	int64_t			 deadline;
 
-	deadline = monotonic_ms() + m->m_conf->c_shutdown_timeout;
 	for (i = 0; i < m->m_nworkers; ) {
 		mw = &m->m_workers[i];
 		if (!all && mw->mw_generation == m->m_generation) {
@@ -353,12 +354,20 @@ master_stop_workers(struct master *m, int all)
 			continue;
 		}
 		if (mw->mw_state == MW_RUNNING) {
-			kill(mw->mw_pid, SIGTERM);
+			kill(mw->mw_pid, sig);
 			mw->mw_state = MW_STOPPING;
 			mw->mw_kill_at = deadline;
 		}
 		i++;
 	}
+}
+
+/* Ask the workers of older generations (or all, when all) to stop. */
+static void
+master_stop_workers(struct master *m, int all)
+{
+	master_signal_workers(m, all, SIGTERM,
+	    monotonic_ms() + m->m_conf->c_shutdown_timeout);
 }
 
 /*
@@ -370,29 +379,9 @@ master_stop_workers(struct master *m, int all)
 static void
 master_drain_workers(struct master *m)
 {
-	struct master_worker	*mw;
-	size_t			 i;
-	int64_t			 deadline;
-
-	deadline = monotonic_ms() + m->m_conf->c_reload_drain_timeout +
-	    m->m_conf->c_reload_drain_spread + m->m_conf->c_shutdown_timeout;
-	for (i = 0; i < m->m_nworkers; ) {
-		mw = &m->m_workers[i];
-		if (mw->mw_generation == m->m_generation) {
-			i++;
-			continue;
-		}
-		if (mw->mw_state == MW_WAITING) {
-			master_forget(m, i);
-			continue;
-		}
-		if (mw->mw_state == MW_RUNNING) {
-			kill(mw->mw_pid, SIGUSR2);
-			mw->mw_state = MW_STOPPING;
-			mw->mw_kill_at = deadline;
-		}
-		i++;
-	}
+	master_signal_workers(m, 0, SIGUSR2, monotonic_ms() +
+	    m->m_conf->c_reload_drain_timeout + m->m_conf->c_reload_drain_spread +
+	    m->m_conf->c_shutdown_timeout);
 }
 
 /*
