@@ -310,6 +310,7 @@ master_start_generation(struct master *m)
 	m->m_meshes = xreallocarray(m->m_meshes, m->m_nmeshes + 1,
 	    sizeof(*m->m_meshes));
 	m->m_meshes[m->m_nmeshes].mm_generation = m->m_generation;
+	m->m_meshes[m->m_nmeshes].mm_inherited = 0;
 	if ((m->m_meshes[m->m_nmeshes].mm_mesh = handoff_mesh_new(n)) == NULL)
 		fatal("cannot create the channels between workers");
 	m->m_nmeshes++;
@@ -832,8 +833,8 @@ master_main(const struct master_options *opts, struct conf *conf,
 	listener_set_free(m.m_ls);
 	tls_ctx_free(m.m_tls);
 	free(m.m_workers);
-	m.m_generation = 0;
-	master_mesh_gc(&m);
+	for (size_t i = 0; i < m.m_nmeshes; i++)
+		handoff_mesh_free(m.m_meshes[i].mm_mesh);
 	free(m.m_meshes);
 	component_set_free(m.m_components);
 	conf_free(m.m_conf);

@@ -472,7 +472,8 @@ worker_listen(struct worker *w, struct listener_set *ls, int slot,
 	int			 j;
 
 	w->w_listeners = xcalloc(ls->ls_count, sizeof(*w->w_listeners));
-	wl = xcalloc(ls->ls_count, sizeof(*wl));
+	/* Kept here: the listeners' callbacks point into it, and they may go first. */
+	wl = w->w_listen_args = xcalloc(ls->ls_count, sizeof(*wl));
 	for (i = 0; i < ls->ls_count; i++) {
 		wl[i].wl_worker = w;
 		if (ls->ls_list[i].l_tls && tls == NULL)

@@ -25,6 +25,7 @@ struct nsp_registry;
 struct eio_server;
 struct static_ctx;
 struct stats_region;
+struct worker_listen;
 struct handoff;
 struct handoff_mesh;
 struct redis;
@@ -52,6 +53,7 @@ struct worker {
 	struct event		 *w_trim_timer;	/* gives freed memory back */
 	size_t			  w_refused;	/* at the node's limit, unlogged */
 	struct worker_sender	 *w_others;	/* older generations, draining */
+	struct worker_listen	 *w_listen_args; /* the listeners' callback args */
 	size_t			  w_nothers;
 	int			  w_draining;	/* after a reload: serve, accept no more */
 	int64_t			  w_drain_deadline; /* monotonic ms */
