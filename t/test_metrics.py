@@ -37,6 +37,7 @@ LABEL_RE = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\\\|\\"|\\n)*)"'
 TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
 # What a scrape itself changes, or what moves between scrapes by itself.
 MOVING = ("raind_http_requests_total", "raind_connections",
+          "raind_connections_by_state",
           "raind_connections_accepted_total", "raind_messages_sent_total",
           "raind_message_bytes_sent_total")
 
