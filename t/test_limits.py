@@ -159,6 +159,22 @@ def wait_idle_worker(r):
                "the start-up connections to close")
 
 
+def outcome(s, timeout):
+    """served (a 200), refused (a 503 or a close) or waiting."""
+    s.settimeout(timeout)
+    try:
+        data = s.recv(65536)
+    except socket.timeout:
+        return "waiting"
+    except OSError:
+        return "refused"
+    if data.startswith(b"HTTP/1.1 200"):
+        return "served"
+    if data == b"" or data.startswith(b"HTTP/1.1 503"):
+        return "refused"
+    return "other: %r" % data[:40]
+
+
 def refused_at_once(s, timeout):
     """A 503 or a close within timeout: refused, not left hanging."""
     s.settimeout(timeout)
@@ -183,20 +199,22 @@ def test_max_connections():
             s = socket.create_connection(("127.0.0.1", r.port), timeout=5)
             send_get(s)
             socks.append(s)
-        # The probe that found the worker idle may not be closed on the
-        # worker's side yet: it can take one place of the limit.
-        served = [answered(s, 5) for s in socks[:limit]]
-        check(sum(served) >= limit - 1 and all(served[:limit - 1]),
-              "the first %d connections are served (%d)" % (limit - 1,
-                                                           sum(served)))
-        late = [refused_at_once(s, 5) for s in socks[limit:]]
-        check(all(late),
-              "connections beyond max_connections are refused at "
-              "once (503 or closed), never left waiting (%d of %d)" % (
-                  sum(late), extra))
+        # Which of them is refused is the kernel's and the scheduler's
+        # business (the probe that found the worker idle may also hold a
+        # place a moment longer); what counts is that each is either
+        # served or refused at once, and that the limit holds.
+        got = [outcome(s, 5) for s in socks]
+        served, refused = got.count("served"), got.count("refused")
+        check(limit - 1 <= served <= limit,
+              "at most max_connections are served (%d of %d)" % (
+                  served, limit + extra))
+        check(served + refused == limit + extra,
+              "the others are refused at once (503 or closed), none left "
+              "waiting (%d refused, %d waiting)" % (
+                  refused, got.count("waiting")))
         check("every worker at max_connections (50)" in r.logtext(),
               "the refusals are logged")
-        for s in socks[:extra * 2]:
+        for s in [s for s, g in zip(socks, got) if g == "served"][:extra * 2]:
             s.close()
         wait_until(lambda: (r.healthz() or {}).get("connections", 99) <=
                    limit - extra, 5, "room again")
