@@ -101,7 +101,7 @@ struct conf_directive {
 
 static int	conf_set_include(struct conf_parser *,
 		    const struct conf_directive *, char **, size_t);
-static int	conf_set_metrics_listen(struct conf_parser *,
+static int	conf_set_other_listen(struct conf_parser *,
 		    const struct conf_directive *, char **, size_t);
 static int	conf_set_listen(struct conf_parser *,
 		    const struct conf_directive *, char **, size_t);
@@ -138,9 +138,13 @@ static const struct conf_directive conf_directives[] = {
 	{ .cd_name = "listen", .cd_type = CONF_T_CUSTOM,
 	  .cd_flags = CONF_F_MULTI, .cd_default = "127.0.0.1:8080", .cd_maxargs = 2,
 	  .cd_set = conf_set_listen, .cd_free = conf_free_listen },
-	/* Another socket of the listener table, answering /metrics only. */
+	/* Other sockets of the listener table: /metrics; the admin API. */
 	{ .cd_name = "metrics_listen", .cd_type = CONF_T_CUSTOM,
-	  .cd_set = conf_set_metrics_listen },
+	  .cd_set = conf_set_other_listen },
+	{ .cd_name = "admin_listen", .cd_type = CONF_T_CUSTOM,
+	  .cd_set = conf_set_other_listen },
+	{ .cd_name = "admin_token_file", .cd_type = CONF_T_PATH,
+	  .cd_flags = CONF_F_NONE, CONF_FIELD(c_admin_token_file) },
 	{ .cd_name = "workers", .cd_type = CONF_T_CUSTOM, CONF_FIELD(c_workers),
 	  .cd_min = 1, .cd_max = CONF_WORKERS_MAX, .cd_default = "auto",
 	  .cd_set = conf_set_workers },
@@ -223,6 +227,10 @@ static const struct conf_directive conf_directives[] = {
 	CONF_ROW("redis_db", CONF_T_COUNT, c_redis_db, 0, 65535, "0"),
 	{ .cd_name = "redis_prefix", .cd_type = CONF_T_STRING,
 	  CONF_FIELD(c_redis_prefix), .cd_default = "rain:" },
+	/* The key of the Socket.IO Redis emitter (publish.h). */
+	{ .cd_name = "emitter_key", .cd_type = CONF_T_STRING,
+	  CONF_FIELD(c_emitter_key), .cd_default = "socket.io",
+	  .cd_check = conf_check_token },
 	CONF_ROW("redis_timeout", CONF_T_DURATION, c_redis_timeout,
 	    10, MS_MINUTE, "2s"),
 	{ .cd_name = "cookie_secret_file", .cd_type = CONF_T_PATH,
@@ -917,20 +925,34 @@ conf_set_listen(struct conf_parser *p, const struct conf_directive *d UNUSED,
 	return (0);
 }
 
-/* metrics_listen ADDR:PORT: a listen entry whose connections serve /metrics. */
-static int
-conf_set_metrics_listen(struct conf_parser *p, const struct conf_directive *d,
-    char **argv, size_t argc)
+int
+conf_has_listen_kind(const struct conf *c, enum conf_listen_kind kind)
 {
-	struct conf	*c = p->p_conf;
-	size_t		 i;
+	size_t i;
 
 	for (i = 0; i < c->c_nlisten; i++)
-		if (c->c_listen[i].cl_metrics)
-			return (conf_error(p, "metrics_listen set twice"));
+		if (c->c_listen[i].cl_kind == kind)
+			return (1);
+	return (0);
+}
+
+/*
+ * metrics_listen ADDR:PORT, admin_listen ADDR:PORT: a listen entry whose
+ * connections serve /metrics, or the admin API (routes.h).
+ */
+static int
+conf_set_other_listen(struct conf_parser *p, const struct conf_directive *d,
+    char **argv, size_t argc)
+{
+	struct conf		*c = p->p_conf;
+	enum conf_listen_kind	 kind = strcmp(d->cd_name, "admin_listen") == 0 ?
+	    CONF_LISTEN_ADMIN : CONF_LISTEN_METRICS;
+
+	if (conf_has_listen_kind(c, kind))
+		return (conf_error(p, "%s set twice", d->cd_name));
 	if (conf_set_listen(p, d, argv, argc) == -1)
 		return (-1);
-	c->c_listen[c->c_nlisten - 1].cl_metrics = 1;
+	c->c_listen[c->c_nlisten - 1].cl_kind = kind;
 	return (0);
 }
 

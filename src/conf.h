@@ -45,13 +45,20 @@ struct conf_strings {
 	size_t			  cs_n;
 };
 
+/* What a listening socket serves (routes.h). */
+enum conf_listen_kind {
+	CONF_LISTEN_PUBLIC,		/* listen: Engine.IO, files, ... */
+	CONF_LISTEN_METRICS,		/* metrics_listen: /metrics, /healthz */
+	CONF_LISTEN_ADMIN		/* admin_listen: POST /publish, /healthz */
+};
+
 /* One "listen" directive, resolved to a socket address. */
 struct conf_listen {
 	char			*cl_text;	/* as written: "127.0.0.1:0", "[::1]:80" */
 	struct sockaddr_storage	 cl_ss;
 	socklen_t		 cl_sslen;
 	int			 cl_tls;	/* "listen ADDR:PORT tls" */
-	int			 cl_metrics;	/* metrics_listen: /metrics only */
+	enum conf_listen_kind	 cl_kind;	/* what its connections serve */
 	char			*cl_file;	/* where it was written, or
 						   "(default)" */
 	int			 cl_line;
@@ -104,6 +111,8 @@ struct conf {
 	char			*c_redis_password;
 	size_t			 c_redis_db;
 	char			*c_redis_prefix;	/* "rain:" */
+	char			*c_emitter_key;		/* "socket.io" */
+	char			*c_admin_token_file;	/* NULL: none */
 	int64_t			 c_redis_timeout;	/* ms: connect and command */
 	char			*c_cookie_secret_file;
 	char			*c_cookie_name;	/* "rain.sid" */
@@ -162,6 +171,9 @@ int		 conf_parse_bool(const char *, int *);	/* yes or no */
  */
 int		 conf_where(const struct conf *, const char *directive,
 		    const char **file, int *line);
+
+/* Is a socket of that kind configured? */
+int		 conf_has_listen_kind(const struct conf *, enum conf_listen_kind);
 
 /* Number of workers to start for c_workers (resolves auto). */
 int		 conf_workers(const struct conf *);

@@ -29,27 +29,13 @@
 #include "conf.h"
 #include "conn.h"
 #include "stats.h"
-#include "eio.h"
 #include "handoff.h"
 #include "http.h"
 #include "log.h"
-#include "static.h"
 #include "tls.h"
 #include "util.h"
 #include "worker.h"
 #include "xmalloc.h"
-
-/* Routing: a path and the handler of requests for it. */
-struct conn_route {
-	const char	*cr_path;
-	int		 cr_prefix;	/* match the path as a prefix */
-	unsigned	 cr_methods;	/* bit mask of enum http_method */
-	const char	*cr_allow;	/* Allow header for 405 */
-	void		(*cr_fn)(struct conn *, const struct http_request *,
-			    const char *body, size_t bodylen);
-};
-
-#define METHOD_BIT(m)	(1u << (m))
 
 static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
@@ -57,19 +43,6 @@ static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	conn_process(struct conn *);
 static void	conn_finish(struct conn *);
-static void	route_healthz(struct conn *, const struct http_request *,
-		    const char *, size_t);
-static void	route_metrics(struct conn *, const struct http_request *,
-		    const char *, size_t);
-
-#define ROUTE_METRICS	"/metrics"
-
-static const struct conn_route conn_routes[] = {
-	{ "/healthz", 0, METHOD_BIT(HTTP_METHOD_GET) | METHOD_BIT(HTTP_METHOD_HEAD),
-	    "GET, HEAD", route_healthz },
-	{ ROUTE_METRICS, 0, METHOD_BIT(HTTP_METHOD_GET) | METHOD_BIT(HTTP_METHOD_HEAD),
-	    "GET, HEAD", route_metrics },
-};
 
 static void
 conn_timer_set(struct conn *c, int64_t ms)
@@ -132,12 +105,14 @@ conn_set_state(struct conn *c, enum conn_state state)
 }
 
 static struct conn *
-conn_new(struct worker *w, int fd, const struct sockaddr *sa, SSL_CTX *tls)
+conn_new(struct worker *w, const struct conn_site *site, int fd,
+    const struct sockaddr *sa, SSL_CTX *tls)
 {
 	struct conn *c;
 
 	c = xcalloc(1, sizeof(*c));
 	c->c_worker = w;
+	c->c_site = site;
 	addr_format(sa, c->c_peer, sizeof(c->c_peer));
 	if (tls != NULL) {
 		/*
@@ -184,21 +159,21 @@ conn_new(struct worker *w, int fd, const struct sockaddr *sa, SSL_CTX *tls)
 }
 
 void
-conn_accept(struct worker *w, int fd, const struct sockaddr *sa, int socklen,
-    SSL_CTX *tls, int metrics)
+conn_accept(struct worker *w, const struct conn_site *site, int fd,
+    const struct sockaddr *sa, int socklen, SSL_CTX *tls)
 {
 	struct conn *c;
 
 	(void)socklen;
-	if ((c = conn_new(w, fd, sa, tls)) == NULL)
+	if ((c = conn_new(w, site, fd, sa, tls)) == NULL)
 		return;
-	c->c_metrics = metrics;
-	log_debug("%s: connected%s%s", c->c_peer, tls != NULL ? " (TLS)" : "",
-	    metrics ? " (metrics)" : "");
+	log_debug("%s: connected (%s%s)", c->c_peer, site->cs_name,
+	    tls != NULL ? ", TLS" : "");
 }
 
 void
-conn_adopt(struct worker *w, int fd, const char *peer, const void *bytes, size_t len)
+conn_adopt(struct worker *w, const struct conn_site *site, int fd,
+    const char *peer, const void *bytes, size_t len)
 {
 	struct sockaddr_storage	ss;
 	socklen_t		sslen = sizeof(ss);
@@ -217,7 +192,7 @@ conn_adopt(struct worker *w, int fd, const char *peer, const void *bytes, size_t
 		return;
 	}
 	/* conn_new closes fd itself when it fails. */
-	if ((c = conn_new(w, fd, (struct sockaddr *)&ss, NULL)) == NULL)
+	if ((c = conn_new(w, site, fd, (struct sockaddr *)&ss, NULL)) == NULL)
 		return;
 	/*
 	 * A socketpair: a TLS client relayed by the worker that accepted
@@ -492,77 +467,43 @@ conn_stop_all(struct worker *w)
 	}
 }
 
-static void
-route_healthz(struct conn *c, const struct http_request *req,
-    const char *body, size_t bodylen)
+void
+conn_site_add(struct conn_site *site, const struct conn_route *r)
 {
-	struct worker	*w = c->c_worker;
-	char		 json[256];
-	int		 n;
-
-	(void)body;
-	(void)bodylen;
-	n = snprintf(json, sizeof(json),
-	    "{\"pid\":%ld,\"slot\":%d,\"generation\":%u,\"connections\":%zu}",
-	    (long)getpid(), w->w_slot, w->w_generation, w->w_nconns);
-	if (req->hr_method == HTTP_METHOD_HEAD) {
-		http_response_head(bufferevent_get_output(c->c_bev), 200,
-		    "Content-Type: application/json\r\n", n, c->c_keepalive);
-		return;
-	}
-	http_response(bufferevent_get_output(c->c_bev), 200, "application/json",
-	    NULL, json, (size_t)n, c->c_keepalive);
+	if (site->cs_nroutes >= CONN_SITE_ROUTES_MAX)
+		fatalx("conn: more than %d routes on the %s site",
+		    CONN_SITE_ROUTES_MAX, site->cs_name);
+	site->cs_routes[site->cs_nroutes++] = *r;
 }
 
-/* The whole node's counters (stats.h), in the Prometheus text format. */
-static void
-route_metrics(struct conn *c, const struct http_request *req,
-    const char *body, size_t bodylen)
-{
-	struct evbuffer	*text, *out = bufferevent_get_output(c->c_bev);
-
-	(void)body;
-	(void)bodylen;
-	if ((text = evbuffer_new()) == NULL)
-		fatalx("metrics: out of memory");
-	stats_format(text);
-	http_response_head(out, 200, "Content-Type: " STATS_CONTENT_TYPE "\r\n",
-	    (int64_t)evbuffer_get_length(text), c->c_keepalive);
-	if (req->hr_method != HTTP_METHOD_HEAD)
-		evbuffer_add_buffer(out, text);
-	evbuffer_free(text);
-}
-
-static const struct conn_route *
-conn_route_find(const struct http_request *req)
+const struct conn_route *
+conn_site_find(const struct conn_site *site, const struct http_request *req)
 {
 	const struct conn_route	*r;
-	size_t			 i, len;
+	size_t			 i;
 
-	for (i = 0; i < sizeof(conn_routes) / sizeof(conn_routes[0]); i++) {
-		r = &conn_routes[i];
-		len = strlen(r->cr_path);
-		if (r->cr_prefix ? req->hr_path_len >= len &&
-		    memcmp(req->hr_path, r->cr_path, len) == 0 :
-		    req->hr_path_len == len &&
-		    memcmp(req->hr_path, r->cr_path, len) == 0)
+	for (i = 0; i < site->cs_nroutes; i++) {
+		r = &site->cs_routes[i];
+		if (r->cr_match != NULL ? r->cr_match(r->cr_arg, req) :
+		    req->hr_path_len == strlen(r->cr_path) &&
+		    memcmp(req->hr_path, r->cr_path, req->hr_path_len) == 0)
 			return (r);
 	}
 	return (NULL);
 }
 
-/* Answer one complete request; its head and body are still in the input. */
 static void
 conn_dispatch(struct conn *c, const struct http_request *req, const char *body,
     size_t bodylen)
 {
-	const struct conn_route	*r;
+	const struct conn_route	*r = c->c_route;
 	struct evbuffer		*out = bufferevent_get_output(c->c_bev);
 	char			 allow[96];
 	static const char	 notfound[] = "404 Not Found\n";
 	static const char	 notallowed[] = "405 Method Not Allowed\n";
 
 	c->c_nrequests++;
+	c->c_route = NULL;
 	/* A draining worker lets its keep-alive clients go to the new ones. */
 	c->c_keepalive = req->hr_keepalive && !c->c_worker->w_stopping &&
 	    !c->c_worker->w_draining &&
@@ -570,36 +511,19 @@ conn_dispatch(struct conn *c, const struct http_request *req, const char *body,
 	    c->c_worker->w_conf->c_keepalive_timeout > 0;
 
 	stats_inc(STAT_HTTP_REQUESTS);
-	r = conn_route_find(req);
-	/*
-	 * A metrics_listen connection answers /metrics and /healthz only;
-	 * with one configured, the public port does not answer /metrics.
-	 */
-	if (c->c_metrics ?
-	    r == NULL || (r->cr_fn != route_metrics && r->cr_fn != route_healthz) :
-	    r != NULL && r->cr_fn == route_metrics && c->c_worker->w_metrics_private) {
-		http_response(out, 404, "text/plain; charset=utf-8", NULL,
-		    notfound, sizeof(notfound) - 1, c->c_keepalive);
-		return;
-	}
-	if (!c->c_metrics && eio_path_match(c->c_worker->w_eio, req)) {
-		eio_request(c->c_worker->w_eio, c, req, body, bodylen);
-		return;
-	}
 	if (r == NULL) {
-		if (static_serve(c->c_worker->w_static, req, out, c->c_keepalive))
-			return;
 		http_response(out, 404, "text/plain; charset=utf-8", NULL,
 		    notfound, sizeof(notfound) - 1, c->c_keepalive);
 		return;
 	}
-	if ((r->cr_methods & METHOD_BIT(req->hr_method)) == 0) {
+	if (r->cr_methods != 0 &&
+	    (r->cr_methods & CONN_METHOD(req->hr_method)) == 0) {
 		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->cr_allow);
 		http_response(out, 405, "text/plain; charset=utf-8", allow,
 		    notallowed, sizeof(notallowed) - 1, c->c_keepalive);
 		return;
 	}
-	r->cr_fn(c, req, body, bodylen);
+	r->cr_request(r->cr_arg, c, req, body, bodylen);
 }
 
 /*
@@ -647,18 +571,20 @@ conn_process(struct conn *c)
 			}
 			if (n == HTTP_PARSE_MORE)
 				return;
-			if (eio_path_match(c->c_worker->w_eio, &req)) {
+			c->c_route = conn_site_find(c->c_site, &req);
+			if (c->c_route != NULL && c->c_route->cr_head != NULL) {
 				/*
-				 * Engine.IO requests may move to the worker
-				 * owning their session, which needs the
-				 * output flushed first: wait for the drain.
+				 * The route may move the connection to another
+				 * process, which needs the output flushed
+				 * first: wait for the drain.
 				 */
-				if (evbuffer_get_length(out) > 0) {
+				if (c->c_route->cr_flush &&
+				    evbuffer_get_length(out) > 0) {
 					http_parser_init(&c->c_parser);
 					return;
 				}
-				if (eio_head(c->c_worker->w_eio, c, &req) ==
-				    EIO_HEAD_DONE)
+				if (c->c_route->cr_head(c->c_route->cr_arg, c,
+				    &req) == CONN_HEAD_DONE)
 					return;
 			}
 			c->c_headlen = req.hr_head_len;

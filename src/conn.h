@@ -51,6 +51,52 @@ enum conn_state {
 };
 
 /*
+ * Routing.  A site is what the connections of one listening socket
+ * serve: routes tried in order, the first that takes a request answers
+ * it, and a request no route takes gets a 404.  The worker builds its
+ * sites at start (routes.c); this module knows no path and no protocol.
+ */
+#define CONN_METHOD(m)		(1u << (m))	/* a bit of cr_methods */
+#define CONN_HEAD_BODY		0	/* cr_head: read the body, then cr_request */
+#define CONN_HEAD_DONE		1	/* cr_head: answered, or the connection moved */
+
+struct conn_route {
+	/* Does the route take req?  NULL: when the path is cr_path exactly. */
+	int		(*cr_match)(void *arg, const struct http_request *);
+	const char	*cr_path;
+	unsigned	 cr_methods;	/* CONN_METHOD bits; 0: any (cr_request checks) */
+	const char	*cr_allow;	/* the Allow header of a 405 */
+	/*
+	 * Optional, once the head is in and before the body is read.  With
+	 * cr_flush set it is called only once earlier responses are written
+	 * (a route that may move the connection to another process needs
+	 * it).
+	 */
+	int		(*cr_head)(void *arg, struct conn *,
+			    const struct http_request *);
+	int		 cr_flush;
+	/* The whole request is in; the answer goes to conn_output. */
+	void		(*cr_request)(void *arg, struct conn *,
+			    const struct http_request *, const char *body,
+			    size_t bodylen);
+	void		*cr_arg;
+};
+
+#define CONN_SITE_ROUTES_MAX	8
+
+struct conn_site {
+	const char		*cs_name;	/* in log lines: "public", "metrics", ... */
+	struct conn_route	 cs_routes[CONN_SITE_ROUTES_MAX];
+	size_t			 cs_nroutes;
+};
+
+/* Append a route (copied); fatal beyond CONN_SITE_ROUTES_MAX. */
+void	conn_site_add(struct conn_site *, const struct conn_route *);
+/* The route of site that takes req, or NULL. */
+const struct conn_route *conn_site_find(const struct conn_site *,
+	    const struct http_request *);
+
+/*
  * A protocol that holds a request (long-polling) or took the connection
  * over (WebSocket) is told what happens to it.  cp_closed is called once
  * when the connection goes away under it (EOF, error, worker stop); the
@@ -81,16 +127,17 @@ struct conn {
 	size_t			 c_lingered;	/* bytes discarded in CONN_LINGER */
 	const struct conn_proto	*c_proto;	/* CONN_BUSY, CONN_UPGRADED */
 	void			*c_proto_arg;
+	const struct conn_site	*c_site;	/* what the connection serves */
+	const struct conn_route	*c_route;	/* of the request being read */
 	char			 c_peer[64];
-	int			 c_metrics;	/* from metrics_listen */
 };
 
 /* Take over an accepted socket; TLS with tls (the listener's context) set. */
-void	conn_accept(struct worker *, int fd, const struct sockaddr *, int socklen,
-	    struct ssl_ctx_st *tls, int metrics);
+void	conn_accept(struct worker *, const struct conn_site *, int fd,
+	    const struct sockaddr *, int socklen, struct ssl_ctx_st *tls);
 /* Take over a socket handed over by another worker, with the bytes it read. */
-void	conn_adopt(struct worker *, int fd, const char *peer, const void *bytes,
-	    size_t len);
+void	conn_adopt(struct worker *, const struct conn_site *, int fd,
+	    const char *peer, const void *bytes, size_t len);
 struct evbuffer *conn_output(struct conn *);
 struct evbuffer *conn_input(struct conn *);
 /* Does the current request allow the connection to stay open? */

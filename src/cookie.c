@@ -20,6 +20,7 @@
 #include <openssl/rand.h>
 
 #include "cookie.h"
+#include "secret.h"
 #include "http.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -35,88 +36,14 @@ int
 cookie_secret_load(const char *path, char **secret, size_t *len, char *err,
     size_t errlen)
 {
-	struct stat	 st;
-	char		*buf = NULL;
-	ssize_t		 n;
-	size_t		 got = 0;
-	int		 fd = -1;
-
-	*secret = NULL;
-	*len = 0;
-	if (path == NULL) {
-		snprintf(err, errlen, "cookie_secret_file is not set");
-		goto bad;
-	}
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) == -1) {
-		snprintf(err, errlen, "cookie_secret_file %s: %s", path,
-		    strerror(errno));
-		goto bad;
-	}
-	if (fstat(fd, &st) == -1) {
-		snprintf(err, errlen, "cookie_secret_file %s: %s", path,
-		    strerror(errno));
-		goto bad;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		snprintf(err, errlen, "cookie_secret_file %s: not a regular file",
-		    path);
-		goto bad;
-	}
-	/* A secret others can read (or replace) signs nothing of value. */
-	if (st.st_mode & (S_IRWXG | S_IRWXO)) {
-		snprintf(err, errlen, "cookie_secret_file %s: mode %04o gives "
-		    "access to group or others (chmod 600)", path,
-		    (unsigned int)(st.st_mode & 07777));
-		goto bad;
-	}
-	/* One byte more than allowed, to tell "too large" from "just fits". */
-	buf = xmalloc(COOKIE_SECRET_MAX + 2);
-	for (;;) {
-		n = read(fd, buf + got, COOKIE_SECRET_MAX + 2 - got);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			snprintf(err, errlen, "cookie_secret_file %s: %s", path,
-			    strerror(errno));
-			goto bad;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-		if (got == COOKIE_SECRET_MAX + 2)
-			break;
-	}
-	if (got > 0 && buf[got - 1] == '\n')
-		got--;
-	if (got > COOKIE_SECRET_MAX) {
-		snprintf(err, errlen, "cookie_secret_file %s: longer than %d bytes",
-		    path, COOKIE_SECRET_MAX);
-		goto bad;
-	}
-	if (got == 0) {
-		snprintf(err, errlen, "cookie_secret_file %s: empty", path);
-		goto bad;
-	}
-	close(fd);
-	buf[got] = '\0';
-	*secret = buf;
-	*len = got;
-	return (0);
- bad:
-	if (buf != NULL)
-		cookie_secret_free(buf, COOKIE_SECRET_MAX + 2);
-	if (fd != -1)
-		close(fd);
-	return (-1);
+	return (secret_load("cookie_secret_file", path, COOKIE_SECRET_MAX,
+	    secret, len, err, errlen));
 }
 
 void
 cookie_secret_free(char *secret, size_t len)
 {
-	if (secret == NULL)
-		return;
-	OPENSSL_cleanse(secret, len);
-	free(secret);
+	secret_free(secret, len);
 }
 
 int

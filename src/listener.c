@@ -147,7 +147,7 @@ listener_set_open(const struct conf *conf, int nslots,
 		l->l_text = xstrdup(cl->cl_text);
 		/* A shared socket may change sides on reload: plain, TLS. */
 		l->l_tls = cl->cl_tls;
-		l->l_metrics = cl->cl_metrics;
+		l->l_kind = cl->cl_kind;
 		for (o = NULL, j = 0; old != NULL && j < old->ls_count; j++)
 			if (strcmp(old->ls_list[j].l_text, cl->cl_text) == 0) {
 				o = &old->ls_list[j];

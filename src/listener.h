@@ -29,7 +29,7 @@ struct listener {
 	socklen_t		 l_sslen;
 	char			 l_name[ADDR_STR_MAX];	/* bound address as text */
 	int			 l_tls;		/* "listen ADDR:PORT tls" */
-	int			 l_metrics;	/* metrics_listen: /metrics only */
+	int			 l_kind;	/* enum conf_listen_kind */
 	int			*l_fds;		/* one per slot */
 	int			 l_nfds;
 };

@@ -14,6 +14,7 @@
 #include "conf.h"
 #include "log.h"
 #include "master.h"
+#include "publish.h"
 #include "session.h"
 #include "tls.h"
 
@@ -81,7 +82,8 @@ main(int argc, char *argv[])
 		return (1);
 	}
 	/* Sessions: the cookie secret is read by every worker; check it once here. */
-	if (session_conf_check(conf, err, sizeof(err)) == -1) {
+	if (session_conf_check(conf, err, sizeof(err)) == -1 ||
+	    publish_conf_check(conf, err, sizeof(err)) == -1) {
 		fprintf(stderr, "%s\n", err);
 		conf_free(conf);
 		return (1);

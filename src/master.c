@@ -28,6 +28,8 @@
 #include "log.h"
 #include "master.h"
 #include "notify.h"
+#include "publish.h"
+#include "session.h"
 #include "sid.h"
 #include "stats.h"
 #include "tls.h"
@@ -654,6 +656,13 @@ master_reload(struct master *m)
 	log_info("reloading %s", m->m_opts->mo_conf_path);
 	if ((conf = conf_load(m->m_opts->mo_conf_path, err, sizeof(err))) == NULL) {
 		log_errorx("reload failed: %s", err);
+		return;
+	}
+	/* The secrets every worker reads at start: a bad one keeps the old. */
+	if (session_conf_check(conf, err, sizeof(err)) == -1 ||
+	    publish_conf_check(conf, err, sizeof(err)) == -1) {
+		log_errorx("reload failed: %s", err);
+		conf_free(conf);
 		return;
 	}
 	/* Certificates are read again: renewed ones take effect here. */

@@ -129,12 +129,15 @@ struct redis {
 	struct redis_channel	**r_channels;
 	size_t			 r_nbuckets;	/* a power of two */
 	size_t			 r_nchannels;
+	char			*r_patterns[REDIS_PATTERNS_MAX]; /* PSUBSCRIBEd for good */
+	size_t			 r_npatterns;
 	redis_message_fn	*r_msg_fn;
 	redis_state_fn		*r_state_fn;
 	void			*r_handler_arg;
 };
 
 static void	redis_conn_start(struct redis_conn *);
+static void	redis_pattern_send(struct redis *, const char *);
 static void	redis_conn_lost(struct redis_conn *, const char *, int);
 static void	redis_channel_send(struct redis *, struct redis_channel *, int);
 
@@ -270,6 +273,8 @@ redis_conn_up(struct redis_conn *cn)
 	if (!cn->cn_pubsub)
 		stats_gauge_set(STAT_G_REDIS_UP, 1);
 	if (cn->cn_pubsub) {
+		for (i = 0; i < r->r_npatterns; i++)
+			redis_pattern_send(r, r->r_patterns[i]);
 		for (i = 0; i < r->r_nbuckets; i++)
 			for (ch = r->r_channels[i]; ch != NULL; ch = ch->ch_next)
 				if (ch->ch_refs > 0)
@@ -580,6 +585,8 @@ redis_free(struct redis *r)
 			free(ch);
 		}
 	free(r->r_channels);
+	for (i = 0; i < r->r_npatterns; i++)
+		free(r->r_patterns[i]);
 	free(r->r_addr);
 	free(r->r_host);
 	free(r->r_path);
@@ -779,6 +786,16 @@ redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
 			    rep->element[2]->str, (size_t)rep->element[2]->len);
 		return;
 	}
+	if (strcmp(kind->str, "pmessage") == 0) {
+		/* pmessage, the pattern, the channel, the message. */
+		if (rep->elements == 4 &&
+		    rep->element[2]->type == REDIS_REPLY_STRING &&
+		    rep->element[3]->type == REDIS_REPLY_STRING && r->r_msg_fn != NULL)
+			r->r_msg_fn(r->r_handler_arg, rep->element[2]->str,
+			    (size_t)rep->element[2]->len, rep->element[3]->str,
+			    (size_t)rep->element[3]->len);
+		return;
+	}
 	if (strcmp(kind->str, "subscribe") == 0) {
 		name = xstrndup(chan->str, (size_t)chan->len);
 		if ((ch = *redis_channel_slot(r, name)) != NULL && ch->ch_sub) {
@@ -808,6 +825,29 @@ redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
 		redis_channel_drop(r, name);
  out:
 	free(name);
+}
+
+/* PSUBSCRIBE pattern, if the connection is up (it is sent again on every connect). */
+static void
+redis_pattern_send(struct redis *r, const char *pattern)
+{
+	struct redis_conn *cn = &r->r_sub;
+
+	if (cn->cn_state != REDIS_UP)
+		return;
+	if (redisAsyncCommand(cn->cn_ac, redis_sub_cb, cn, "PSUBSCRIBE %s",
+	    pattern) != REDIS_OK)
+		log_warnx("%s: cannot subscribe to %s", redis_conn_name(cn),
+		    pattern);
+}
+
+void
+redis_psubscribe(struct redis *r, const char *pattern)
+{
+	if (r->r_npatterns >= REDIS_PATTERNS_MAX)
+		fatalx("redis: more than %d patterns", REDIS_PATTERNS_MAX);
+	r->r_patterns[r->r_npatterns++] = xstrdup(pattern);
+	redis_pattern_send(r, pattern);
 }
 
 /* SUBSCRIBE (on) or UNSUBSCRIBE the channel, if the connection is up. */

@@ -54,6 +54,13 @@ void		 redis_publish(struct redis *, const char *channel,
 void		 redis_subscribe(struct redis *, const char *channel);
 void		 redis_unsubscribe(struct redis *, const char *channel);
 /*
+ * PSUBSCRIBE pattern for the life of r (again after every reconnect);
+ * its messages reach the message handler with the channel they were
+ * published on.
+ */
+#define REDIS_PATTERNS_MAX	4
+void		 redis_psubscribe(struct redis *, const char *pattern);
+/*
  * Wait until Redis has confirmed the subscription of channel: 1 when fn
  * will be called (once, from the loop's callbacks) at that moment, 0 when
  * there is nothing to wait for (confirmed already, not subscribed, or the

@@ -595,6 +595,59 @@ room_deliver(struct nsp_namespace *nn, const char *name, struct nsp_msg *msg,
 	return (n);
 }
 
+/* Is s in one of the rooms r[0..n)? */
+static int
+room_in_any(struct nsp_socket *s, struct room *const *r, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (room_member_of(s, r[i]) != NULL)
+			return (1);
+	return (0);
+}
+
+size_t
+room_deliver_set(struct nsp_namespace *nn, const char *const *rooms,
+    size_t nrooms, const char *const *except, size_t nexcept,
+    struct nsp_msg *msg)
+{
+	struct room		*in[ROOM_SET_MAX], *out[ROOM_SET_MAX], *r;
+	struct room_member	*m;
+	struct nsp_socket	*s;
+	size_t			 nin = 0, nout = 0, i, n = 0;
+
+	if (nrooms > ROOM_SET_MAX || nexcept > ROOM_SET_MAX)
+		return (0);
+	/* Rooms with no member here have nobody to reach or to leave out. */
+	for (i = 0; i < nexcept; i++)
+		if ((r = room_find(nn->nn_rooms, except[i])) != NULL)
+			out[nout++] = r;
+	for (i = 0; i < nrooms; i++)
+		if ((r = room_find(nn->nn_rooms, rooms[i])) != NULL)
+			in[nin++] = r;
+	if (nrooms == 0) {
+		TAILQ_FOREACH(s, &nn->nn_sockets, ns_nsp_entry) {
+			if (room_in_any(s, out, nout))
+				continue;
+			nsp_socket_send(s, msg);
+			n++;
+		}
+	}
+	/* A socket in several of the rooms gets the message once, from the first. */
+	for (i = 0; i < nin; i++) {
+		LIST_FOREACH(m, &in[i]->r_members, rm_room_entry) {
+			if (room_in_any(m->rm_sock, out, nout) ||
+			    room_in_any(m->rm_sock, in, i))
+				continue;
+			nsp_socket_send(m->rm_sock, msg);
+			n++;
+		}
+	}
+	stats_add(STAT_DELIVERIES, n);
+	return (n);
+}
+
 static size_t
 room_deliver_local(struct nsp_namespace *nn, const char *name,
     struct nsp_msg *msg, const struct nsp_socket *except)

@@ -60,6 +60,18 @@ size_t			 room_deliver(struct nsp_namespace *, const char *room,
 			    struct nsp_msg *, const struct nsp_socket *except);
 
 /*
+ * Send msg to this worker's sockets of nn that are in any of rooms (none:
+ * every socket of the namespace) and in none of except, exactly once
+ * each; at most ROOM_SET_MAX of either (more: nothing is sent).  For
+ * messages every worker receives itself (the emitter's, publish.h), so
+ * nothing goes to the bus or to Redis.  Returns the number of recipients.
+ */
+#define ROOM_SET_MAX		64
+size_t			 room_deliver_set(struct nsp_namespace *,
+			    const char *const *rooms, size_t nrooms,
+			    const char *const *except, size_t nexcept,
+			    struct nsp_msg *);
+/*
  * Delivery beyond this worker.  When a publisher is set, room_deliver
  * also encodes every room emit and broadcast once (namespace, room,
  * message and attachments) and hands the bytes to it; the receiving

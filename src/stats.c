@@ -86,6 +86,12 @@ static const struct {
 	    "Redis connections lost (each is retried with a backoff)." },
 	[STAT_CONNECTIONS_ACCEPTED] = { "raind_connections_accepted_total",
 	    "TCP connections accepted." },
+	[STAT_EMITTER_MESSAGES] = { "raind_emitter_messages_total",
+	    "Messages received on the Socket.IO emitter's channels." },
+	[STAT_EMITTER_DROPPED] = { "raind_emitter_dropped_total",
+	    "Emitter messages dropped as malformed." },
+	[STAT_PUBLISHED] = { "raind_published_total",
+	    "POST /publish messages handed to Redis." },
 };
 
 static struct stats_region	*stats_region;

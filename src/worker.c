@@ -28,8 +28,10 @@
 #include "handoff.h"
 #include "log.h"
 #include "nsp.h"
+#include "publish.h"
 #include "redis.h"
 #include "room.h"
+#include "routes.h"
 #include "session.h"
 #include "static.h"
 #include "stats.h"
@@ -44,7 +46,8 @@
 struct worker_listen {
 	struct worker		*wl_worker;
 	struct ssl_ctx_st	*wl_tls;
-	int			 wl_metrics;	/* metrics_listen */
+	const struct conn_site	*wl_site;	/* what its connections serve */
+	int			 wl_unlimited;	/* not under max_connections */
 };
 
 static void	worker_accept_cb(struct evconnlistener *, evutil_socket_t,
@@ -125,8 +128,8 @@ worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	int			 slot;
 
 	(void)l;
-	if (w->w_nconns < w->w_conf->c_max_connections || wl->wl_metrics) {
-		conn_accept(w, fd, sa, socklen, wl->wl_tls, wl->wl_metrics);
+	if (w->w_nconns < w->w_conf->c_max_connections || wl->wl_unlimited) {
+		conn_accept(w, wl->wl_site, fd, sa, socklen, wl->wl_tls);
 		return;
 	}
 	/* A TLS connection cannot change workers before its handshake. */
@@ -239,7 +242,9 @@ static void
 worker_handoff_conn(void *arg, int fd, const char *peer, const void *bytes,
     size_t len)
 {
-	conn_adopt(arg, fd, peer, bytes, len);
+	struct worker *w = arg;
+
+	conn_adopt(w, &w->w_sites.ws_public, fd, peer, bytes, len);
 }
 
 /* A room emit or broadcast from another worker. */
@@ -313,6 +318,9 @@ worker_redis_message(void *arg, const char *channel, size_t chlen,
 
 	if (w->w_forward != NULL &&
 	    forward_message(w->w_forward, channel, chlen, msg, len))
+		return;
+	if (w->w_publish != NULL &&
+	    publish_message(w->w_publish, channel, chlen, msg, len))
 		return;
 	if (room_remote_message(w->w_nsp, msg, len) == -1)
 		log_warnx("malformed message on %.*s dropped", (int)chlen, channel);
@@ -480,9 +488,20 @@ worker_listen(struct worker *w, struct listener_set *ls, int slot,
 			fatalx("%s: TLS listener without a TLS context",
 			    ls->ls_list[i].l_name);
 		wl[i].wl_tls = ls->ls_list[i].l_tls ? tls : NULL;
-		wl[i].wl_metrics = ls->ls_list[i].l_metrics;
-		if (wl[i].wl_metrics)
-			w->w_metrics_private = 1;
+		/* The operator's own ports stay open when clients fill the node. */
+		switch (ls->ls_list[i].l_kind) {
+		case CONF_LISTEN_METRICS:
+			wl[i].wl_site = &w->w_sites.ws_metrics;
+			wl[i].wl_unlimited = 1;
+			break;
+		case CONF_LISTEN_ADMIN:
+			wl[i].wl_site = &w->w_sites.ws_admin;
+			wl[i].wl_unlimited = 1;
+			break;
+		default:
+			wl[i].wl_site = &w->w_sites.ws_public;
+			break;
+		}
 		/* Other slots' sockets are none of this worker's business. */
 		for (j = 0; j < ls->ls_list[i].l_nfds; j++)
 			if (j != slot)
@@ -554,7 +573,7 @@ worker_main(const struct worker_args *wa)
 			fatalx("sessions: %s", err);
 	}
 	if (w.w_redis != NULL) {
-		char bus_tag[ROOM_BUS_TAG_MAX + 1];
+		char bus_tag[ROOM_BUS_TAG_MAX + 1], err[256];
 
 		/* Routing to and from the other nodes (forward.h, room.h). */
 		w.w_forward = forward_new(&w, w.w_redis, wa->wa_node_tag);
@@ -568,6 +587,11 @@ worker_main(const struct worker_args *wa)
 		room_set_remote(&worker_room_ops, &w, w.w_conf->c_redis_prefix,
 		    bus_tag);
 		redis_set_handlers(w.w_redis, worker_redis_message, NULL, &w);
+		/* What backends publish, with the emitter or POST /publish. */
+		w.w_publish = publish_new(w.w_conf, w.w_redis, w.w_nsp, err,
+		    sizeof(err));
+		if (w.w_publish == NULL)
+			fatalx("%s", err);
 	}
 
 	w.w_static = static_new(wa->wa_components, w.w_conf->c_eio_path,
@@ -597,6 +621,7 @@ worker_main(const struct worker_args *wa)
 		room_set_publisher(worker_publish, &w);
 	}
 
+	routes_build(&w);
 	worker_listen(&w, wa->wa_listeners, wa->wa_slot, wa->wa_tls);
 	worker_drop_privileges(w.w_conf);
 

@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "routes.h"
+
 struct component_set;
 struct conf;
 struct conn;
@@ -31,6 +33,7 @@ struct handoff_mesh;
 struct redis;
 struct session_store;
 struct forward;
+struct publish;
 struct ssl_ctx_st;
 
 /* How long accept stays paused after EMFILE/ENFILE before retrying. */
@@ -49,7 +52,6 @@ struct worker {
 	struct event		 *w_accept_retry;	/* after EMFILE */
 	struct conn_list	  w_conns;
 	size_t			  w_nconns;	/* worker_conn_opened/closed only */
-	int			  w_metrics_private; /* /metrics on metrics_listen only */
 	struct event		 *w_trim_timer;	/* gives freed memory back */
 	size_t			  w_refused;	/* at the node's limit, unlogged */
 	struct worker_sender	 *w_others;	/* older generations, draining */
@@ -70,6 +72,8 @@ struct worker {
 	struct redis		 *w_redis;	/* NULL without redis */
 	struct session_store	 *w_session;	/* NULL without redis */
 	struct forward		 *w_forward;	/* NULL without redis */
+	struct publish		 *w_publish;	/* NULL without redis */
+	struct worker_sites	  w_sites;	/* what the listeners serve */
 	struct event		**w_signals;
 	size_t			  w_nsignals;
 };
