@@ -434,18 +434,33 @@ conn_abort(struct conn *c)
 	conn_close(c);
 }
 
-/* Refuse the current request with status and close the connection. */
+/*
+ * An answer of the HTTP core (404, 405, 408, 413, ...): in the site's own
+ * form when it has one (the admin API answers JSON), else as text.
+ */
 static void
-conn_error(struct conn *c, int status)
+conn_answer_error(struct conn *c, int status, const char *extra, int keepalive)
 {
 	const char	*reason = http_reason(status);
 	char		 body[128];
 	int		 n;
 
-	log_info("%s: request refused with %d %s", c->c_peer, status, reason);
+	if (c->c_site->cs_error != NULL) {
+		c->c_site->cs_error(c, status, reason, extra, keepalive);
+		return;
+	}
 	n = snprintf(body, sizeof(body), "%d %s\n", status, reason);
 	http_response(bufferevent_get_output(c->c_bev), status,
-	    "text/plain; charset=utf-8", NULL, body, (size_t)n, 0);
+	    "text/plain; charset=utf-8", extra, body, (size_t)n, keepalive);
+}
+
+/* Refuse the current request with status and close the connection. */
+static void
+conn_error(struct conn *c, int status)
+{
+	log_info("%s: request refused with %d %s", c->c_peer, status,
+	    http_reason(status));
+	conn_answer_error(c, status, NULL, 0);
 	conn_finish(c);
 }
 
@@ -497,10 +512,7 @@ conn_dispatch(struct conn *c, const struct http_request *req, const char *body,
     size_t bodylen)
 {
 	const struct conn_route	*r = c->c_route;
-	struct evbuffer		*out = bufferevent_get_output(c->c_bev);
 	char			 allow[96];
-	static const char	 notfound[] = "404 Not Found\n";
-	static const char	 notallowed[] = "405 Method Not Allowed\n";
 
 	c->c_nrequests++;
 	c->c_route = NULL;
@@ -512,15 +524,13 @@ conn_dispatch(struct conn *c, const struct http_request *req, const char *body,
 
 	stats_inc(STAT_HTTP_REQUESTS);
 	if (r == NULL) {
-		http_response(out, 404, "text/plain; charset=utf-8", NULL,
-		    notfound, sizeof(notfound) - 1, c->c_keepalive);
+		conn_answer_error(c, 404, NULL, c->c_keepalive);
 		return;
 	}
 	if (r->cr_methods != 0 &&
 	    (r->cr_methods & CONN_METHOD(req->hr_method)) == 0) {
 		snprintf(allow, sizeof(allow), "Allow: %s\r\n", r->cr_allow);
-		http_response(out, 405, "text/plain; charset=utf-8", allow,
-		    notallowed, sizeof(notallowed) - 1, c->c_keepalive);
+		conn_answer_error(c, 405, allow, c->c_keepalive);
 		return;
 	}
 	r->cr_request(r->cr_arg, c, req, body, bodylen);

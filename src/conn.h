@@ -88,6 +88,14 @@ struct conn_site {
 	const char		*cs_name;	/* in log lines: "public", "metrics", ... */
 	struct conn_route	 cs_routes[CONN_SITE_ROUTES_MAX];
 	size_t			 cs_nroutes;
+	/*
+	 * Optional: write the HTTP core's own answers (404, 405, 408, 413,
+	 * ...) in the site's form; extra holds header lines or is NULL.
+	 * Plain text without it.
+	 */
+	void			(*cs_error)(struct conn *, int status,
+				    const char *reason, const char *extra,
+				    int keepalive);
 };
 
 /* Append a route (copied); fatal beyond CONN_SITE_ROUTES_MAX. */

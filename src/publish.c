@@ -150,9 +150,9 @@ publish_message(struct publish *pb, const char *channel, size_t chlen,
 
 /* --- POST /publish -------------------------------------------------------- */
 
-/* Answer with status and {"error": why}; 401 asks for the bearer token. */
-static void
-publish_error(struct conn *c, int status, const char *why, int close)
+void
+publish_http_error(struct conn *c, int status, const char *why,
+    const char *extra, int keepalive)
 {
 	struct json_buf	jb;
 
@@ -161,10 +161,18 @@ publish_error(struct conn *c, int status, const char *why, int close)
 	    json_put_string(&jb, why, strlen(why)) == -1 ||
 	    json_put_raw(&jb, "}\n", 2) == -1)
 		fatalx("publish: out of memory");
-	http_response(conn_output(c), status, "application/json",
-	    status == 401 ? "WWW-Authenticate: Bearer realm=\"raind\"\r\n" : NULL,
-	    jb.jb_text, jb.jb_len, close ? 0 : conn_keepalive(c));
+	http_response(conn_output(c), status, "application/json", extra,
+	    jb.jb_text, jb.jb_len, keepalive);
 	json_buf_clear(&jb);
+}
+
+/* Answer with status and {"error": why}; 401 asks for the bearer token. */
+static void
+publish_error(struct conn *c, int status, const char *why, int close)
+{
+	publish_http_error(c, status, why, status == 401 ?
+	    "WWW-Authenticate: Bearer realm=\"raind\"\r\n" : NULL,
+	    close ? 0 : conn_keepalive(c));
 }
 
 int

@@ -50,6 +50,9 @@ int		 publish_message(struct publish *, const char *channel,
 int		 publish_head(void *arg, struct conn *, const struct http_request *);
 void		 publish_request(void *arg, struct conn *,
 		    const struct http_request *, const char *body, size_t len);
+/* The admin site's answers of the HTTP core, in JSON (conn_site's cs_error). */
+void		 publish_http_error(struct conn *, int status, const char *why,
+		    const char *extra, int keepalive);
 /* Is the admin configuration usable?  -1 with "file:line: why" in err. */
 int		 publish_conf_check(const struct conf *, char *err, size_t errlen);
 

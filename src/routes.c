@@ -153,6 +153,7 @@ routes_build(struct worker *w)
 	conn_site_add(&s->ws_metrics, &healthz);
 
 	s->ws_admin.cs_name = "admin";
+	s->ws_admin.cs_error = publish_http_error;
 	if (w->w_publish != NULL)
 		conn_site_add(&s->ws_admin, &publish);
 	conn_site_add(&s->ws_admin, &healthz);
