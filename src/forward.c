@@ -22,7 +22,12 @@
  * 504; an answer arriving later finds no id waiting and is dropped.  When
  * nobody subscribes to the owner's channel (the node or worker is gone)
  * the PUBLISH says so at once and the client is told that its session is
- * unknown, as the owner itself would say, so that it reconnects.
+ * unknown, as the owner itself would say, so that it reconnects.  The
+ * owner may also die while a request waits (a held GET, typically): every
+ * FORWARD_PROBE_MS the requester asks Redis how many listen on the
+ * owner's channel (PUBSUB NUMSUB; Redis drops the subscriptions of a
+ * process the moment its connection closes), and at 0 it answers the same
+ * "Session ID unknown" without waiting for the 504.
  */
 #include "config.h"
 
@@ -64,6 +69,7 @@
 #define FORWARD_ORIGIN_MAX	200	/* an Origin echoed in CORS headers (as eio.c) */
 #define FORWARD_SLOTS_MAX	64	/* one base64url digit names a slot */
 #define FORWARD_ERR_SID		1	/* Engine.IO "Session ID unknown" */
+#define FORWARD_PROBE_MS	500	/* is the owner of a waiting request alive? */
 
 
 /* The only request headers passed on: what Engine.IO and sessions read. */
@@ -78,6 +84,8 @@ struct forward_wait {
 	struct conn		*fw_conn;
 	uint64_t		 fw_id;
 	struct event		*fw_timer;
+	struct event		*fw_probe;	/* every FORWARD_PROBE_MS */
+	char			*fw_channel;	/* the owner's */
 	char			 fw_origin[FORWARD_ORIGIN_MAX + 1];	/* "" none */
 };
 LIST_HEAD(forward_bucket, forward_wait);
@@ -487,6 +495,8 @@ forward_wait_free(struct forward_wait *fw)
 	LIST_REMOVE(fw, fw_entry);
 	fw->fw_fwd->fwd_nwaits--;
 	event_free(fw->fw_timer);
+	event_free(fw->fw_probe);
+	free(fw->fw_channel);
 	free(fw);
 }
 
@@ -574,6 +584,51 @@ forward_published(void *arg, struct redisReply *reply, const char *err)
 	free(fp);
 }
 
+/*
+ * The answer to PUBSUB NUMSUB <owner's channel>: [channel, count].  At 0
+ * the owner is gone (killed, say) while its answer was awaited.  An error
+ * changes nothing: the wait's timeout still bounds it.
+ */
+static void
+forward_probed(void *arg, struct redisReply *reply, const char *err)
+{
+	struct forward_pub	*fp = arg;
+	struct forward_wait	*fw;
+
+	fw = forward_wait_find(fp->fp_fwd, fp->fp_id);
+	if (fw != NULL && err == NULL && reply != NULL &&
+	    reply->type == REDIS_REPLY_ARRAY && reply->elements == 2 &&
+	    reply->element[1]->type == REDIS_REPLY_INTEGER &&
+	    reply->element[1]->integer == 0) {
+		log_debug("%s: the session's node went away while we waited",
+		    fw->fw_conn->c_peer);
+		forward_wait_answer(fw, 400);
+	}
+	free(fp);
+}
+
+static void
+forward_probe_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct forward_wait	*fw = arg;
+	struct forward_pub	*fp;
+	const char		*argv[3];
+	size_t			 argvlen[3];
+
+	(void)fd;
+	(void)what;
+	fp = xcalloc(1, sizeof(*fp));
+	fp->fp_fwd = fw->fw_fwd;
+	fp->fp_id = fw->fw_id;
+	argv[0] = "PUBSUB";
+	argv[1] = "NUMSUB";
+	argv[2] = fw->fw_channel;
+	argvlen[0] = strlen(argv[0]);
+	argvlen[1] = strlen(argv[1]);
+	argvlen[2] = strlen(argv[2]);
+	redis_command(fw->fw_fwd->fwd_redis, forward_probed, fp, 3, argv, argvlen);
+}
+
 int
 forward_request(struct forward *fwd, struct conn *c, const struct http_request *req,
     const char *sid, const char *body, size_t len)
@@ -643,13 +698,20 @@ forward_request(struct forward *fwd, struct conn *c, const struct http_request *
 	tv.tv_sec = fwd->fwd_timeout_ms / 1000;
 	tv.tv_usec = (fwd->fwd_timeout_ms % 1000) * 1000;
 	evtimer_add(fw->fw_timer, &tv);
+	channel = forward_channel(fwd->fwd_prefix, tag, slot, gen);
+	fw->fw_channel = channel;
+	if ((fw->fw_probe = event_new(fwd->fwd_worker->w_base, -1, EV_PERSIST,
+	    forward_probe_cb, fw)) == NULL)
+		fatalx("forward: cannot create a timer");
+	tv.tv_sec = FORWARD_PROBE_MS / 1000;
+	tv.tv_usec = (FORWARD_PROBE_MS % 1000) * 1000;
+	evtimer_add(fw->fw_probe, &tv);
 	LIST_INSERT_HEAD(forward_bucket(fwd, fw->fw_id), fw, fw_entry);
 	fwd->fwd_nwaits++;
 
 	if ((b = evbuffer_new()) == NULL)
 		fatalx("forward: out of memory");
 	forward_req_encode(b, &q);
-	channel = forward_channel(fwd->fwd_prefix, tag, slot, gen);
 	fp = xcalloc(1, sizeof(*fp));
 	fp->fp_fwd = fwd;
 	fp->fp_id = fw->fw_id;
@@ -666,7 +728,6 @@ forward_request(struct forward *fwd, struct conn *c, const struct http_request *
 	log_debug("%s: %.*s forwarded to %s as #%llu", c->c_peer,
 	    (int)req->hr_method_len, req->hr_method_str, channel,
 	    (unsigned long long)fw->fw_id);
-	free(channel);
 	evbuffer_free(b);
 	return (0);
 }
