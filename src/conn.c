@@ -30,11 +30,11 @@
 #include "conn.h"
 #include "stats.h"
 #include "handoff.h"
+#include "host.h"
 #include "http.h"
 #include "log.h"
 #include "tls.h"
 #include "util.h"
-#include "worker.h"
 #include "xmalloc.h"
 
 static void	conn_read_cb(struct bufferevent *, void *);
@@ -75,7 +75,7 @@ conn_state_gauge(enum conn_state state)
 static void
 conn_set_state(struct conn *c, enum conn_state state)
 {
-	const struct conf *conf = c->c_worker->w_conf;
+	const struct conf *conf = c->c_host->ch_conf;
 
 	if (conn_state_gauge(c->c_state) != conn_state_gauge(state)) {
 		stats_gauge_add(conn_state_gauge(c->c_state), -1);
@@ -105,13 +105,13 @@ conn_set_state(struct conn *c, enum conn_state state)
 }
 
 static struct conn *
-conn_new(struct worker *w, const struct conn_site *site, int fd,
+conn_new(struct conn_host *h, const struct conn_site *site, int fd,
     const struct sockaddr *sa, SSL_CTX *tls)
 {
 	struct conn *c;
 
 	c = xcalloc(1, sizeof(*c));
-	c->c_worker = w;
+	c->c_host = h;
 	c->c_site = site;
 	addr_format(sa, c->c_peer, sizeof(c->c_peer));
 	if (tls != NULL) {
@@ -119,13 +119,13 @@ conn_new(struct worker *w, const struct conn_site *site, int fd,
 		 * The handshake runs under header_timeout, as the head
 		 * does.  fd is closed on failure.
 		 */
-		if ((c->c_bev = tls_bufferevent_new(w->w_base, fd, tls)) == NULL) {
+		if ((c->c_bev = tls_bufferevent_new(h->ch_base, fd, tls)) == NULL) {
 			log_warnx("%s: cannot create a TLS bufferevent", c->c_peer);
 			free(c);
 			return (NULL);
 		}
 	} else
-		c->c_bev = bufferevent_socket_new(w->w_base, fd,
+		c->c_bev = bufferevent_socket_new(h->ch_base, fd,
 		    BEV_OPT_CLOSE_ON_FREE);
 	if (c->c_bev == NULL) {
 		log_warnx("%s: cannot create a bufferevent", c->c_peer);
@@ -133,15 +133,15 @@ conn_new(struct worker *w, const struct conn_site *site, int fd,
 		free(c);
 		return (NULL);
 	}
-	c->c_timer = evtimer_new(w->w_base, conn_timer_cb, c);
+	c->c_timer = evtimer_new(h->ch_base, conn_timer_cb, c);
 	if (c->c_timer == NULL) {
 		log_warnx("%s: cannot create a timer", c->c_peer);
 		bufferevent_free(c->c_bev);
 		free(c);
 		return (NULL);
 	}
-	TAILQ_INSERT_TAIL(&w->w_conns, c, c_entry);
-	worker_conn_opened(w);
+	TAILQ_INSERT_TAIL(&h->ch_conns, c, c_entry);
+	host_conn_opened(h);
 	stats_gauge_add(conn_state_gauge(c->c_state), 1);
 	/*
 	 * Never hold more input than one complete request can take: the
@@ -149,7 +149,7 @@ conn_new(struct worker *w, const struct conn_site *site, int fd,
 	 * stops reading and TCP pushes back on the client.
 	 */
 	bufferevent_setwatermark(c->c_bev, EV_READ, 0,
-	    w->w_conf->c_max_header_size + w->w_conf->c_max_body_size + 1);
+	    h->ch_conf->c_max_header_size + h->ch_conf->c_max_body_size + 1);
 	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
 	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
 	/* The first request gets header_timeout from the accept on. */
@@ -159,20 +159,20 @@ conn_new(struct worker *w, const struct conn_site *site, int fd,
 }
 
 void
-conn_accept(struct worker *w, const struct conn_site *site, int fd,
+conn_accept(struct conn_host *h, const struct conn_site *site, int fd,
     const struct sockaddr *sa, int socklen, SSL_CTX *tls)
 {
 	struct conn *c;
 
 	(void)socklen;
-	if ((c = conn_new(w, site, fd, sa, tls)) == NULL)
+	if ((c = conn_new(h, site, fd, sa, tls)) == NULL)
 		return;
 	log_debug("%s: connected (%s%s)", c->c_peer, site->cs_name,
 	    tls != NULL ? ", TLS" : "");
 }
 
 void
-conn_adopt(struct worker *w, const struct conn_site *site, int fd,
+conn_adopt(struct conn_host *h, const struct conn_site *site, int fd,
     const char *peer, const void *bytes, size_t len)
 {
 	struct sockaddr_storage	ss;
@@ -192,7 +192,7 @@ conn_adopt(struct worker *w, const struct conn_site *site, int fd,
 		return;
 	}
 	/* conn_new closes fd itself when it fails. */
-	if ((c = conn_new(w, site, fd, (struct sockaddr *)&ss, NULL)) == NULL)
+	if ((c = conn_new(h, site, fd, (struct sockaddr *)&ss, NULL)) == NULL)
 		return;
 	/*
 	 * A socketpair: a TLS client relayed by the worker that accepted
@@ -285,14 +285,14 @@ conn_release(struct conn *c)
 void
 conn_takeover(struct conn *c, const struct conn_proto *proto, void *arg)
 {
-	struct worker *w = c->c_worker;
+	const struct conf *conf = c->c_host->ch_conf;
 
 	c->c_proto = proto;
 	c->c_proto_arg = arg;
 	conn_set_state(c, CONN_UPGRADED);
 	/* The protocol bounds its own input (message sizes); read freely. */
 	bufferevent_setwatermark(c->c_bev, EV_READ, 0,
-	    w->w_conf->c_max_payload + w->w_conf->c_max_header_size);
+	    conf->c_max_payload + conf->c_max_header_size);
 }
 
 /*
@@ -318,7 +318,7 @@ conn_handoff_tls(struct conn *c, struct handoff *h, int slot, const void *bytes,
 	stats_inc(STAT_HANDOFFS);
 	log_debug("%s: handed over to slot %d through a relay", c->c_peer, slot);
 	evbuffer_drain(bufferevent_get_input(c->c_bev), len);
-	tls_relay(c->c_worker, c->c_bev, sv[0], c->c_peer);
+	tls_relay(c->c_host, c->c_bev, sv[0], c->c_peer);
 	/* The bufferevent is the relay's now. */
 	c->c_bev = NULL;
 	c->c_proto = NULL;
@@ -329,7 +329,7 @@ conn_handoff_tls(struct conn *c, struct handoff *h, int slot, const void *bytes,
 int
 conn_handoff(struct conn *c, int slot)
 {
-	return (conn_handoff_via(c, c->c_worker->w_handoff, slot));
+	return (conn_handoff_via(c, c->c_host->ch_handoff, slot));
 }
 
 int
@@ -364,7 +364,7 @@ conn_handoff_via(struct conn *c, struct handoff *h, int slot)
 void
 conn_close(struct conn *c)
 {
-	struct worker		*w = c->c_worker;
+	struct conn_host	*h = c->c_host;
 	const struct conn_proto	*proto = c->c_proto;
 
 	/* Whoever holds the connection hears of its end, once. */
@@ -373,14 +373,14 @@ conn_close(struct conn *c)
 		proto->cp_closed(c, c->c_proto_arg);
 	log_debug("%s: closed after %zu requests", c->c_peer, c->c_nrequests);
 	stats_gauge_add(conn_state_gauge(c->c_state), -1);
-	TAILQ_REMOVE(&w->w_conns, c, c_entry);
+	TAILQ_REMOVE(&h->ch_conns, c, c_entry);
 	event_free(c->c_timer);
 	if (c->c_bev != NULL) {
 		tls_close_notify(c->c_bev);
 		bufferevent_free(c->c_bev);
 	}
 	free(c);
-	worker_conn_closed(w);
+	host_conn_closed(h);
 }
 
 /* The output is written: shut down our side and let the client finish. */
@@ -465,7 +465,7 @@ conn_error(struct conn *c, int status)
 }
 
 void
-conn_stop_all(struct worker *w)
+conn_stop_all(struct conn_host *h)
 {
 	struct conn *c, *next;
 
@@ -473,7 +473,7 @@ conn_stop_all(struct worker *w)
 	 * Idle connections are closed now; the others finish the request
 	 * in progress, answered with Connection: close (w_stopping).
 	 */
-	for (c = TAILQ_FIRST(&w->w_conns); c != NULL; c = next) {
+	for (c = TAILQ_FIRST(&h->ch_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, c_entry);
 		if (c->c_state == CONN_IDLE ||
 		    (c->c_state == CONN_HEAD &&
@@ -517,10 +517,9 @@ conn_dispatch(struct conn *c, const struct http_request *req, const char *body,
 	c->c_nrequests++;
 	c->c_route = NULL;
 	/* A draining worker lets its keep-alive clients go to the new ones. */
-	c->c_keepalive = req->hr_keepalive && !c->c_worker->w_stopping &&
-	    !c->c_worker->w_draining &&
-	    c->c_nrequests < c->c_worker->w_conf->c_keepalive_requests &&
-	    c->c_worker->w_conf->c_keepalive_timeout > 0;
+	c->c_keepalive = req->hr_keepalive && !c->c_host->ch_closing &&
+	    c->c_nrequests < c->c_host->ch_conf->c_keepalive_requests &&
+	    c->c_host->ch_conf->c_keepalive_timeout > 0;
 
 	stats_inc(STAT_HTTP_REQUESTS);
 	if (r == NULL) {
@@ -545,7 +544,7 @@ conn_process(struct conn *c)
 {
 	struct evbuffer		*in = bufferevent_get_input(c->c_bev);
 	struct evbuffer		*out = bufferevent_get_output(c->c_bev);
-	const struct conf	*conf = c->c_worker->w_conf;
+	const struct conf	*conf = c->c_host->ch_conf;
 	struct http_limits	 limits;
 	struct http_request	 req;	/* kilobytes: on the stack only */
 	size_t			 avail, want, headlen, pulled;

@@ -2,7 +2,7 @@
  * conn.h: one client connection in a worker: HTTP/1.1 with keep-alive
  * and pipelining, the limits and timeouts of the HTTP core, and routing.
  *
- * Ownership: the worker's connection list owns every struct conn; a conn
+ * Ownership: the host's connection list (host.h) owns every struct conn; a conn
  * frees itself (and its bufferevent and timer) when it closes.
  */
 #ifndef RAIND_CONN_H
@@ -21,7 +21,7 @@ struct conn;
 struct event;
 struct ssl_ctx_st;
 struct handoff;
-struct worker;
+struct conn_host;
 
 /*
  * While a response is larger than this in the output buffer, pipelined
@@ -118,7 +118,7 @@ struct conn_proto {
 
 struct conn {
 	TAILQ_ENTRY(conn)	 c_entry;
-	struct worker		*c_worker;
+	struct conn_host	*c_host;
 	struct bufferevent	*c_bev;
 	struct event		*c_timer;
 	enum conn_state		 c_state;
@@ -141,10 +141,10 @@ struct conn {
 };
 
 /* Take over an accepted socket; TLS with tls (the listener's context) set. */
-void	conn_accept(struct worker *, const struct conn_site *, int fd,
+void	conn_accept(struct conn_host *, const struct conn_site *, int fd,
 	    const struct sockaddr *, int socklen, struct ssl_ctx_st *tls);
 /* Take over a socket handed over by another worker, with the bytes it read. */
-void	conn_adopt(struct worker *, const struct conn_site *, int fd,
+void	conn_adopt(struct conn_host *, const struct conn_site *, int fd,
 	    const char *peer, const void *bytes, size_t len);
 struct evbuffer *conn_output(struct conn *);
 struct evbuffer *conn_input(struct conn *);
@@ -189,7 +189,7 @@ void	conn_close_after_write(struct conn *);
 /* Abort: the peer gets a TCP reset, nothing queued is sent. */
 void	conn_abort(struct conn *);
 /* Graceful stop: close idle connections, let busy ones finish their request. */
-void	conn_stop_all(struct worker *);
+void	conn_stop_all(struct conn_host *);
 /* Close at once. */
 void	conn_close(struct conn *);
 

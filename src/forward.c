@@ -901,7 +901,7 @@ forward_serve(struct forward *fwd, const void *msg, size_t len)
 	log_debug("forward: request #%llu from %s", (unsigned long long)q.fq_id,
 	    reply);
 	/* May answer at once; the answer waits in the socketpair for the loop. */
-	conn_adopt(fwd->fwd_worker, &fwd->fwd_worker->w_sites.ws_public, sv[0],
+	conn_adopt(&fwd->fwd_worker->w_host, &fwd->fwd_worker->w_sites.ws_public, sv[0],
 	    NULL, evbuffer_pullup(b, -1), evbuffer_get_length(b));
 	evbuffer_free(b);
 }

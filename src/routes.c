@@ -36,7 +36,7 @@ route_healthz(void *arg, struct conn *c, const struct http_request *req,
 	(void)bodylen;
 	n = snprintf(json, sizeof(json),
 	    "{\"pid\":%ld,\"slot\":%d,\"generation\":%u,\"connections\":%zu}",
-	    (long)getpid(), w->w_slot, w->w_generation, w->w_nconns);
+	    (long)getpid(), w->w_slot, w->w_generation, w->w_host.ch_nconns);
 	if (req->hr_method == HTTP_METHOD_HEAD) {
 		http_response_head(conn_output(c), 200,
 		    "Content-Type: application/json\r\n", n, conn_keepalive(c));

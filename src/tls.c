@@ -24,10 +24,10 @@
 #include <openssl/x509.h>
 
 #include "conf.h"
+#include "host.h"
 #include "log.h"
 #include "stats.h"
 #include "tls.h"
-#include "worker.h"
 #include "xmalloc.h"
 
 /* The tls_protocols names and OpenSSL's versions, oldest first. */
@@ -56,7 +56,7 @@ static const struct tls_protocol {
 
 /* A relay: a TLS client on one side, a socketpair to its session's worker. */
 struct tls_relay {
-	struct worker		*tr_worker;
+	struct conn_host	*tr_host;
 	struct bufferevent	*tr_tls;
 	struct bufferevent	*tr_plain;
 	struct bufferevent	*tr_flush;	/* closing: the side to write out */
@@ -545,7 +545,7 @@ tls_relay_other(struct tls_relay *tr, struct bufferevent *bev)
 static void
 tls_relay_free(struct tls_relay *tr)
 {
-	struct worker *w = tr->tr_worker;
+	struct conn_host *h = tr->tr_host;
 
 	log_debug("%s: relay closed", tr->tr_peer);
 	tls_close_notify(tr->tr_tls);
@@ -554,7 +554,7 @@ tls_relay_free(struct tls_relay *tr)
 	event_free(tr->tr_timer);
 	free(tr);
 	stats_gauge_add(STAT_G_CONN_RELAY, -1);
-	worker_conn_closed(w);
+	host_conn_closed(h);
 }
 
 static void
@@ -622,7 +622,7 @@ tls_relay_event_cb(struct bufferevent *bev, short what, void *arg)
 	bufferevent_disable(dst, EV_READ);
 	bufferevent_setwatermark(dst, EV_WRITE, 0, 0);
 	bufferevent_enable(dst, EV_WRITE);
-	ms = tr->tr_worker->w_conf->c_header_timeout;
+	ms = tr->tr_host->ch_conf->c_header_timeout;
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(tr->tr_timer, &tv);
@@ -640,13 +640,13 @@ tls_relay_timer_cb(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-tls_relay(struct worker *w, struct bufferevent *tls, int fd, const char *peer)
+tls_relay(struct conn_host *h, struct bufferevent *tls, int fd, const char *peer)
 {
 	struct event_base	*base = bufferevent_get_base(tls);
 	struct tls_relay	*tr;
 
 	tr = xcalloc(1, sizeof(*tr));
-	tr->tr_worker = w;
+	tr->tr_host = h;
 	tr->tr_tls = tls;
 	snprintf(tr->tr_peer, sizeof(tr->tr_peer), "%s", peer);
 	tr->tr_plain = bufferevent_socket_new(base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -663,7 +663,7 @@ tls_relay(struct worker *w, struct bufferevent *tls, int fd, const char *peer)
 		free(tr);
 		return;
 	}
-	worker_conn_opened(w);
+	host_conn_opened(h);
 	stats_gauge_add(STAT_G_CONN_RELAY, 1);
 	bufferevent_setwatermark(tls, EV_READ, 0, TLS_RELAY_HIGH);
 	bufferevent_setwatermark(tls, EV_WRITE, 0, 0);

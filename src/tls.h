@@ -38,7 +38,7 @@
 struct bufferevent;
 struct conf;
 struct event_base;
-struct worker;
+struct conn_host;
 
 /*
  * A relay holds at most this many bytes queued in each direction; beyond
@@ -83,7 +83,7 @@ void		 tls_quiet(struct bufferevent *);
  * of w's connections and ends, closing both sides, when either side
  * closes (once what the other sent is written) or fails.
  */
-void		 tls_relay(struct worker *, struct bufferevent *tls, int fd,
+void		 tls_relay(struct conn_host *, struct bufferevent *tls, int fd,
 		    const char *peer);
 
 #endif

@@ -26,6 +26,7 @@
 #include "eio.h"
 #include "forward.h"
 #include "handoff.h"
+#include "host.h"
 #include "log.h"
 #include "nsp.h"
 #include "publish.h"
@@ -128,8 +129,8 @@ worker_accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	int			 slot;
 
 	(void)l;
-	if (w->w_nconns < w->w_conf->c_max_connections || wl->wl_unlimited) {
-		conn_accept(w, wl->wl_site, fd, sa, socklen, wl->wl_tls);
+	if (w->w_host.ch_nconns < w->w_conf->c_max_connections || wl->wl_unlimited) {
+		conn_accept(&w->w_host, wl->wl_site, fd, sa, socklen, wl->wl_tls);
 		return;
 	}
 	/* A TLS connection cannot change workers before its handshake. */
@@ -183,22 +184,15 @@ worker_accept_error_cb(struct evconnlistener *l, void *arg)
 	}
 }
 
-void
-worker_conn_opened(struct worker *w)
+/* A connection or relay closed (the host counted it): resume or finish. */
+static void
+worker_conn_closed(void *arg)
 {
-	w->w_nconns++;
-	stats_gauge_add(STAT_G_CONNECTIONS, 1);
-	stats_inc(STAT_CONNECTIONS_ACCEPTED);
-}
+	struct worker *w = arg;
 
-void
-worker_conn_closed(struct worker *w)
-{
-	w->w_nconns--;
 	w->w_closed_since_trim++;
-	stats_gauge_add(STAT_G_CONNECTIONS, -1);
 	if (w->w_stopping) {
-		if (w->w_nconns == 0)
+		if (w->w_host.ch_nconns == 0)
 			event_base_loopexit(w->w_base, NULL);
 		return;
 	}
@@ -212,7 +206,7 @@ worker_stop_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("shutdown_timeout: closing %zu connections", w->w_nconns);
+	log_info("shutdown_timeout: closing %zu connections", w->w_host.ch_nconns);
 	event_base_loopexit(w->w_base, NULL);
 }
 
@@ -244,7 +238,7 @@ worker_handoff_conn(void *arg, int fd, const char *peer, const void *bytes,
 {
 	struct worker *w = arg;
 
-	conn_adopt(w, &w->w_sites.ws_public, fd, peer, bytes, len);
+	conn_adopt(&w->w_host, &w->w_sites.ws_public, fd, peer, bytes, len);
 }
 
 /* A room emit or broadcast from another worker. */
@@ -336,11 +330,12 @@ worker_stop(struct worker *w)
 	if (w->w_stopping)
 		return;
 	w->w_stopping = 1;
-	log_info("stopping, %zu connections open", w->w_nconns);
+	w->w_host.ch_closing = 1;
+	log_info("stopping, %zu connections open", w->w_host.ch_nconns);
 	worker_accept_set(w, 0);
 	eio_server_stop(w->w_eio);
-	conn_stop_all(w);
-	if (w->w_nconns == 0) {
+	conn_stop_all(&w->w_host);
+	if (w->w_host.ch_nconns == 0) {
 		event_base_loopexit(w->w_base, NULL);
 		return;
 	}
@@ -382,7 +377,7 @@ worker_drain_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	n = eio_server_sessions(w->w_eio);
-	if (w->w_nconns == 0 && n == 0) {
+	if (w->w_host.ch_nconns == 0 && n == 0) {
 		log_info("drained: exiting");
 		event_base_loopexit(w->w_base, NULL);
 		return;
@@ -414,6 +409,7 @@ worker_drain(struct worker *w)
 	if (w->w_draining || w->w_stopping)
 		return;
 	w->w_draining = 1;
+	w->w_host.ch_closing = 1;
 	worker_accept_set(w, 0);
 	/*
 	 * Our copies of the listening sockets go: the new generation has its
@@ -425,7 +421,7 @@ worker_drain(struct worker *w)
 	w->w_nlisteners = 0;
 	w->w_drain_deadline = monotonic_ms() + w->w_conf->c_reload_drain_timeout;
 	log_info("draining after a reload: %zu connections, %zu sessions",
-	    w->w_nconns, eio_server_sessions(w->w_eio));
+	    w->w_host.ch_nconns, eio_server_sessions(w->w_eio));
 	w->w_drain_timer = event_new(w->w_base, -1, EV_PERSIST, worker_drain_cb, w);
 	if (w->w_drain_timer == NULL || evtimer_add(w->w_drain_timer, &tv) == -1)
 		fatalx("cannot start draining");
@@ -534,13 +530,16 @@ worker_main(const struct worker_args *wa)
 		log_warn("prctl");
 
 	memset(&w, 0, sizeof(w));
-	TAILQ_INIT(&w.w_conns);
-	w.w_conf = wa->wa_conf;
+	host_init(&w.w_host);
+	w.w_host.ch_closed = worker_conn_closed;
+	w.w_host.ch_arg = &w;
+	w.w_conf = w.w_host.ch_conf = wa->wa_conf;
 	w.w_slot = wa->wa_slot;
 	w.w_generation = wa->wa_generation;
 	stats_attach(wa->wa_stats, wa->wa_generation, wa->wa_slot);
 	if ((w.w_base = event_base_new()) == NULL)
 		fatalx("cannot create an event base");
+	w.w_host.ch_base = w.w_base;
 	w.w_accept_retry = evtimer_new(w.w_base, worker_accept_retry_cb, &w);
 	w.w_stop_timer = evtimer_new(w.w_base, worker_stop_timer_cb, &w);
 	w.w_trim_timer = event_new(w.w_base, -1, EV_PERSIST, worker_trim_cb, &w);
@@ -602,6 +601,7 @@ worker_main(const struct worker_args *wa)
 		    w.w_base, &worker_handoff_cbs, &w);
 		if (w.w_handoff == NULL)
 			fatalx("cannot join the other workers");
+		w.w_host.ch_handoff = w.w_handoff;
 		/* Only memory by now: the worker works on its own copies. */
 		handoff_mesh_free(wa->wa_mesh);
 	}
@@ -643,6 +643,6 @@ worker_main(const struct worker_args *wa)
 	log_debug("started, generation %u", w.w_generation);
 	if (event_base_dispatch(w.w_base) == -1)
 		fatalx("event loop failed");
-	log_debug("exiting with %zu connections open", w.w_nconns);
+	log_debug("exiting with %zu connections open", w.w_host.ch_nconns);
 	exit(0);
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host.h"
 #include "routes.h"
 
 struct component_set;
@@ -39,7 +40,6 @@ struct ssl_ctx_st;
 /* How long accept stays paused after EMFILE/ENFILE before retrying. */
 #define WORKER_ACCEPT_RETRY_MS	100
 
-TAILQ_HEAD(conn_list, conn);
 
 struct worker {
 	struct event_base	 *w_base;
@@ -50,8 +50,7 @@ struct worker {
 	size_t			  w_nlisteners;
 	int			  w_accepting;	/* listeners enabled */
 	struct event		 *w_accept_retry;	/* after EMFILE */
-	struct conn_list	  w_conns;
-	size_t			  w_nconns;	/* worker_conn_opened/closed only */
+	struct conn_host	  w_host;	/* its connections (host.h) */
 	struct event		 *w_trim_timer;	/* gives freed memory back */
 	size_t			  w_refused;	/* at the node's limit, unlogged */
 	struct worker_sender	 *w_others;	/* older generations, draining */
@@ -117,10 +116,5 @@ void	worker_main(const struct worker_args *) __attribute__((noreturn));
 
 /* The channels to generation (modulo 64) gen's workers, or NULL. */
 struct handoff	*worker_handoff_gen(struct worker *, int gen);
-
-/* A connection closed: update the count and resume or finish as needed. */
-/* The one place that counts the worker's connections (conn.c, tls.c). */
-void	worker_conn_opened(struct worker *);
-void	worker_conn_closed(struct worker *);
 
 #endif

@@ -449,8 +449,10 @@ op_bus(void *arg, const void *msg, size_t len)
 	record(bus, &nbus, NULL, msg, len);
 }
 
+/* No waiting for subscriptions: room.c treats a NULL ro_wait as "none". */
 static const struct room_remote_ops fake_remote = {
-	op_publish, op_subscribe, op_unsubscribe
+	.ro_publish = op_publish, .ro_subscribe = op_subscribe,
+	.ro_unsubscribe = op_unsubscribe, .ro_wait = NULL
 };
 
 static void

@@ -1,0 +1,33 @@
+/*
+ * host.c: the connection layer's view of its process.  See host.h.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "host.h"
+#include "stats.h"
+
+void
+host_init(struct conn_host *h)
+{
+	memset(h, 0, sizeof(*h));
+	TAILQ_INIT(&h->ch_conns);
+}
+
+void
+host_conn_opened(struct conn_host *h)
+{
+	h->ch_nconns++;
+	stats_gauge_add(STAT_G_CONNECTIONS, 1);
+	stats_inc(STAT_CONNECTIONS_ACCEPTED);
+}
+
+void
+host_conn_closed(struct conn_host *h)
+{
+	h->ch_nconns--;
+	stats_gauge_add(STAT_G_CONNECTIONS, -1);
+	if (h->ch_closed != NULL)
+		h->ch_closed(h->ch_arg);
+}

@@ -1,0 +1,40 @@
+/*
+ * host.h: what the connection layer (conn.c, tls.c) needs of the process
+ * it runs in, so that it never reaches up into the worker.
+ *
+ * The worker embeds one struct conn_host and fills it at start.  The host
+ * is the one owner of the connection count: conn.c and tls.c (relays)
+ * call host_conn_opened and host_conn_closed, nothing else touches
+ * ch_nconns.
+ */
+#ifndef RAIND_HOST_H
+#define RAIND_HOST_H
+
+#include <sys/queue.h>
+
+#include <stddef.h>
+
+struct conf;
+struct conn;
+struct event_base;
+struct handoff;
+
+TAILQ_HEAD(conn_list, conn);
+
+struct conn_host {
+	struct event_base	*ch_base;
+	const struct conf	*ch_conf;
+	struct handoff		*ch_handoff;	/* to the other workers, or NULL */
+	struct conn_list	 ch_conns;	/* HTTP and websocket connections */
+	size_t			 ch_nconns;	/* those and TLS relays */
+	int			 ch_closing;	/* no more keep-alive (stop, drain) */
+	/* After a connection or relay closed (ch_nconns already down). */
+	void			(*ch_closed)(void *arg);
+	void			*ch_arg;
+};
+
+void	host_init(struct conn_host *);
+void	host_conn_opened(struct conn_host *);
+void	host_conn_closed(struct conn_host *);
+
+#endif
