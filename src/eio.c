@@ -35,14 +35,13 @@
 #include "eio_codec.h"
 #include "forward.h"
 #include "handoff.h"
+#include "host.h"
 #include "http.h"
 #include "idle.h"
 #include "log.h"
 #include "nsp.h"
 #include "session.h"
 #include "sio_codec.h"
-#include "static.h"
-#include "worker.h"
 #include "ws.h"
 #include "ws_frame.h"
 #include "xmalloc.h"
@@ -119,7 +118,7 @@ struct eio_session {
 LIST_HEAD(eio_bucket, eio_session);
 
 struct eio_server {
-	struct worker		*srv_worker;
+	struct eio_env		 srv_env;	/* what the worker gave it */
 	const struct conf	*srv_conf;
 	char			 srv_node[EIO_NODE_TAG_LEN + 1];
 	struct eio_bucket	*srv_buckets;
@@ -217,18 +216,19 @@ eio_idle_load(void *arg)
 }
 
 struct eio_server *
-eio_server_new(struct worker *w, const char *node_tag)
+eio_server_new(const struct eio_env *env)
 {
-	struct eio_server *srv;
+	struct eio_server	*srv;
+	const struct conf	*conf = env->ee_host->ch_conf;
 
 	srv = xcalloc(1, sizeof(*srv));
-	srv->srv_worker = w;
-	srv->srv_conf = w->w_conf;
-	snprintf(srv->srv_node, sizeof(srv->srv_node), "%s", node_tag);
+	srv->srv_env = *env;
+	srv->srv_conf = conf;
+	snprintf(srv->srv_node, sizeof(srv->srv_node), "%s", env->ee_node_tag);
 	srv->srv_nbuckets = EIO_SESSION_BUCKETS;
 	srv->srv_buckets = xcalloc(srv->srv_nbuckets, sizeof(*srv->srv_buckets));
-	srv->srv_pathlen = strlen(w->w_conf->c_eio_path);
-	srv->srv_idle = idle_new(w->w_base, w->w_nsp, w->w_conf,
+	srv->srv_pathlen = strlen(conf->c_eio_path);
+	srv->srv_idle = idle_new(env->ee_host->ch_base, env->ee_nsp, conf,
 	    eio_idle_load, srv);
 	return (srv);
 }
@@ -287,8 +287,8 @@ eio_server_stop(struct eio_server *srv)
 static void
 eio_sid_new(struct eio_server *srv, char sid[EIO_SID_LEN + 1])
 {
-	sid_new(sid, srv->srv_node, srv->srv_worker->w_slot,
-	    srv->srv_worker->w_generation);
+	sid_new(sid, srv->srv_node, srv->srv_env.ee_slot,
+	    srv->srv_env.ee_generation);
 }
 
 int
@@ -474,7 +474,7 @@ static struct event *
 es_event(struct eio_session *es, struct event **evp, event_callback_fn cb)
 {
 	if (*evp == NULL &&
-	    (*evp = evtimer_new(es->es_srv->srv_worker->w_base, cb, es)) == NULL)
+	    (*evp = evtimer_new(es->es_srv->srv_env.ee_host->ch_base, cb, es)) == NULL)
 		fatalx("eio: cannot create a timer");
 	return (*evp);
 }
@@ -652,7 +652,7 @@ es_new(struct eio_server *srv, enum es_transport transport,
     const struct http_header *origin)
 {
 	struct eio_session	*es;
-	struct event_base	*base = srv->srv_worker->w_base;
+	struct event_base	*base = srv->srv_env.ee_host->ch_base;
 
 	es = xcalloc(1, sizeof(*es));
 	es->es_srv = srv;
@@ -667,7 +667,7 @@ es_new(struct eio_server *srv, enum es_transport transport,
 		fatalx("eio: cannot create timers");
 	if (origin != NULL && origin->hh_valuelen <= EIO_ORIGIN_MAX)
 		es->es_origin = xstrndup(origin->hh_value, origin->hh_valuelen);
-	es->es_client = nsp_client_new(srv->srv_worker->w_nsp, &es_client_ops,
+	es->es_client = nsp_client_new(srv->srv_env.ee_nsp, &es_client_ops,
 	    es, es->es_sid);
 	eio_insert(srv, es);
 	es_timer_ms(es->es_ping, srv->srv_conf->c_ping_interval);
@@ -685,7 +685,7 @@ static void
 es_session(struct eio_session *es, const struct http_request *req,
     char *set_cookie, size_t len)
 {
-	struct session_store	*store = es->es_srv->srv_worker->w_session;
+	struct session_store	*store = es->es_srv->srv_env.ee_session;
 	char			 sid[SESSION_ID_LEN + 1];
 
 	set_cookie[0] = '\0';
@@ -1275,7 +1275,7 @@ eio_head(struct eio_server *srv, struct conn *c, const struct http_request *req)
 		return (EIO_HEAD_CONTINUE);
 	slot = sid_b64url_value(q.eq_sid[EIO_NODE_TAG_LEN]);
 	gen = sid_b64url_value(q.eq_sid[EIO_NODE_TAG_LEN + 1]);
-	if (slot == srv->srv_worker->w_slot && req->hr_method == HTTP_METHOD_POST &&
+	if (slot == srv->srv_env.ee_slot && req->hr_method == HTTP_METHOD_POST &&
 	    (es = eio_find(srv, q.eq_sid, q.eq_sidlen)) != NULL &&
 	    es->es_state == ES_OPEN) {
 		if (es->es_post != NULL) {
@@ -1293,20 +1293,20 @@ eio_head(struct eio_server *srv, struct conn *c, const struct http_request *req)
 		conn_watch(c, &es_post_proto, es);
 		return (EIO_HEAD_CONTINUE);
 	}
-	if (gen != (int)(srv->srv_worker->w_generation & 63)) {
+	if (gen != (int)(srv->srv_env.ee_generation & 63)) {
 		/*
 		 * A session of a generation that drains after a reload.  When
 		 * its worker is gone, so is the session: "Session ID unknown".
 		 */
-		h = worker_handoff_gen(srv->srv_worker, gen);
+		h = srv->srv_env.ee_handoff_gen(srv->srv_env.ee_arg, gen);
 		if (slot < 0 || h == NULL || slot >= handoff_slots(h) ||
 		    conn_handoff_via(c, h, slot) == -1)
 			return (EIO_HEAD_CONTINUE);
 		return (EIO_HEAD_DONE);
-	} else if (slot == srv->srv_worker->w_slot)
+	} else if (slot == srv->srv_env.ee_slot)
 		return (EIO_HEAD_CONTINUE);
 	else
-		h = srv->srv_worker->w_handoff;
+		h = srv->srv_env.ee_host->ch_handoff;
 	if (slot < 0 || h == NULL || slot >= handoff_slots(h))
 		return (EIO_HEAD_CONTINUE);
 	if (conn_handoff_via(c, h, slot) == 0)
@@ -1385,14 +1385,6 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 		conn_unhold(c);
 	}
 
-	/* The official client bundle, like the Node server's serveClient. */
-	if (req->hr_path_len == srv->srv_pathlen + strlen(EIO_CLIENT_SCRIPT) &&
-	    memcmp(req->hr_path + srv->srv_pathlen, EIO_CLIENT_SCRIPT,
-	    strlen(EIO_CLIENT_SCRIPT)) == 0 &&
-	    static_serve(srv->srv_worker->w_static, req, conn_output(c),
-	    conn_keepalive(c)))
-		return;
-
 	upgrade = req->hr_upgrade && http_header_has_token(req, "Upgrade", "websocket");
 	if (!eio_origin_allowed(srv, req, &origin)) {
 		if (origin == NULL)
@@ -1421,7 +1413,7 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 	}
 	if (q.eq_sid != NULL && q.eq_sidlen == EIO_SID_LEN &&
 	    memcmp(q.eq_sid, srv->srv_node, EIO_NODE_TAG_LEN) != 0 &&
-	    srv->srv_worker->w_forward != NULL) {
+	    srv->srv_env.ee_forward != NULL) {
 		char sid[EIO_SID_LEN + 1];
 
 		/* Another node's session: upgrades stay there, polls go there. */
@@ -1431,7 +1423,7 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 		}
 		memcpy(sid, q.eq_sid, EIO_SID_LEN);
 		sid[EIO_SID_LEN] = '\0';
-		if (forward_request(srv->srv_worker->w_forward, c, req, sid,
+		if (forward_request(srv->srv_env.ee_forward, c, req, sid,
 		    body, len) == 0)
 			return;
 		eio_error(c, EIO_ERR_SID, origin);

@@ -31,7 +31,11 @@
 struct conn;
 struct eio_server;
 struct http_request;
-struct worker;
+struct conn_host;
+struct forward;
+struct handoff;
+struct nsp_registry;
+struct session_store;
 
 #define EIO_SID_LEN		SID_LEN		/* sid.h */
 #define EIO_NODE_TAG_LEN	SID_TAG_LEN	/* sid characters naming the node */
@@ -45,7 +49,21 @@ struct worker;
 #define EIO_HEAD_CONTINUE	0	/* read the body, then call eio_request */
 #define EIO_HEAD_DONE		1	/* answered or handed over: leave it */
 
-struct eio_server	*eio_server_new(struct worker *, const char *node_tag);
+/* What an Engine.IO server works with; the worker fills it in. */
+struct eio_env {
+	struct conn_host	*ee_host;	/* base, conf, channels to the others */
+	int			 ee_slot;
+	unsigned		 ee_generation;
+	const char		*ee_node_tag;	/* sid characters naming the node */
+	struct nsp_registry	*ee_nsp;
+	struct session_store	*ee_session;	/* NULL without redis */
+	struct forward		*ee_forward;	/* NULL without redis */
+	/* The channels to generation gen's (modulo 64) workers, or NULL. */
+	struct handoff		*(*ee_handoff_gen)(void *arg, int gen);
+	void			*ee_arg;
+};
+
+struct eio_server	*eio_server_new(const struct eio_env *);
 void			 eio_server_free(struct eio_server *);
 /* Graceful stop: close every session so its client reconnects elsewhere. */
 void			 eio_server_stop(struct eio_server *);

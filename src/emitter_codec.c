@@ -275,6 +275,94 @@ emitter_shape(const msgpack_object *root, struct emitter_msg *m, char *err)
 	return (0);
 }
 
+/* A big-endian length of n bytes at p. */
+static uint64_t
+emitter_be(const unsigned char *p, int n)
+{
+	uint64_t	v = 0;
+	int		i;
+
+	for (i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return (v);
+}
+
+/*
+ * libmsgpack allocates room for a container's elements as soon as it
+ * reads the size the container declares, so five bytes could ask it for
+ * 64 GiB.  Before it runs, this walks the type bytes only (no value is
+ * decoded) and refuses a message whose containers declare more elements
+ * than it has bytes left: every element takes at least one.  0, or -1.
+ */
+static int
+emitter_sizes_ok(const unsigned char *p, size_t len)
+{
+	uint64_t	pending = 1, n;
+	size_t		pos = 0, skip;
+	unsigned char	b;
+
+	while (pending > 0) {
+		if (pos >= len)
+			return (0);	/* truncated: libmsgpack says so */
+		b = p[pos++];
+		pending--;
+		skip = 0;
+		n = 0;
+		if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 ||
+		    b == 0xc3)
+			continue;
+		if (b >= 0x80 && b <= 0x8f)
+			n = 2 * (uint64_t)(b & 0x0f);
+		else if (b >= 0x90 && b <= 0x9f)
+			n = b & 0x0f;
+		else if (b >= 0xa0 && b <= 0xbf)
+			skip = b & 0x1f;
+		else {
+			/* The other formats: a size of 1 to 4 bytes, or fixed. */
+			static const struct { unsigned char t; int lenb; int fixed;
+			    int items; } f[] = {
+				{ 0xc4, 1, 0, 0 }, { 0xc5, 2, 0, 0 }, { 0xc6, 4, 0, 0 },
+				{ 0xc7, 1, 1, 0 }, { 0xc8, 2, 1, 0 }, { 0xc9, 4, 1, 0 },
+				{ 0xca, 0, 4, 0 }, { 0xcb, 0, 8, 0 },
+				{ 0xcc, 0, 1, 0 }, { 0xcd, 0, 2, 0 }, { 0xce, 0, 4, 0 },
+				{ 0xcf, 0, 8, 0 }, { 0xd0, 0, 1, 0 }, { 0xd1, 0, 2, 0 },
+				{ 0xd2, 0, 4, 0 }, { 0xd3, 0, 8, 0 },
+				{ 0xd4, 0, 2, 0 }, { 0xd5, 0, 3, 0 }, { 0xd6, 0, 5, 0 },
+				{ 0xd7, 0, 9, 0 }, { 0xd8, 0, 17, 0 },
+				{ 0xd9, 1, 0, 0 }, { 0xda, 2, 0, 0 }, { 0xdb, 4, 0, 0 },
+				{ 0xdc, 2, 0, 1 }, { 0xdd, 4, 0, 1 },
+				{ 0xde, 2, 0, 2 }, { 0xdf, 4, 0, 2 }
+			};
+			size_t i;
+
+			for (i = 0; i < sizeof(f) / sizeof(f[0]); i++)
+				if (f[i].t == b)
+					break;
+			if (i == sizeof(f) / sizeof(f[0]))
+				return (-1);	/* 0xc1: never used */
+			if (len - pos < (size_t)f[i].lenb)
+				return (0);
+			n = emitter_be(p + pos, f[i].lenb);
+			pos += (size_t)f[i].lenb;
+			if (f[i].items > 0)
+				n *= (uint64_t)f[i].items;
+			else {
+				/* ext: its type byte comes after the size. */
+				skip = f[i].lenb > 0 ? (size_t)n + (size_t)f[i].fixed :
+				    (size_t)f[i].fixed;
+				n = 0;
+			}
+		}
+		if (skip > len - pos)
+			return (0);
+		pos += skip;
+		pending += n;
+		if (pending > len - pos)
+			return (-1);
+	}
+	return (0);
+}
+
 int
 emitter_decode(const void *buf, size_t len, struct emitter_msg *m, char *err)
 {
@@ -285,6 +373,9 @@ emitter_decode(const void *buf, size_t len, struct emitter_msg *m, char *err)
 
 	memset(m, 0, sizeof(*m));
 	err[0] = '\0';
+	if (emitter_sizes_ok(buf, len) == -1)
+		return (emitter_fail(err, "not MessagePack, or containers larger "
+		    "than the message"));
 	msgpack_unpacked_init(&u);
 	rc = msgpack_unpack_next(&u, buf, len, &off);
 	if (rc != MSGPACK_UNPACK_SUCCESS)

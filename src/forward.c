@@ -52,10 +52,10 @@
 #include "eio.h"
 #include "forward.h"
 #include "stats.h"
+#include "host.h"
 #include "http.h"
 #include "log.h"
 #include "redis.h"
-#include "worker.h"
 #include "xmalloc.h"
 
 #define FORWARD_WIRE_VERSION	1
@@ -109,7 +109,10 @@ struct forward_pub {
 };
 
 struct forward {
-	struct worker		*fwd_worker;
+	struct conn_host	*fwd_host;		/* where answers are made */
+	const struct conn_site	*fwd_site;		/* ... and what serves them */
+	int			 fwd_slot;
+	unsigned		 fwd_generation;
 	struct redis		*fwd_redis;
 	char			*fwd_prefix;
 	char			 fwd_node[FORWARD_TAG_MAX + 1];
@@ -633,7 +636,7 @@ int
 forward_request(struct forward *fwd, struct conn *c, const struct http_request *req,
     const char *sid, const char *body, size_t len)
 {
-	const struct conf		*conf = fwd->fwd_worker->w_conf;
+	const struct conf		*conf = fwd->fwd_host->ch_conf;
 	const struct http_header	*hh;
 	struct forward_req		 q;
 	struct forward_wait		*fw;
@@ -664,8 +667,8 @@ forward_request(struct forward *fwd, struct conn *c, const struct http_request *
 
 	memset(&q, 0, sizeof(q));
 	snprintf(q.fq_node, sizeof(q.fq_node), "%s", fwd->fwd_node);
-	q.fq_slot = fwd->fwd_worker->w_slot & (FORWARD_SLOTS_MAX - 1);
-	q.fq_generation = (int)(fwd->fwd_worker->w_generation & (FORWARD_SLOTS_MAX - 1));
+	q.fq_slot = fwd->fwd_slot & (FORWARD_SLOTS_MAX - 1);
+	q.fq_generation = (int)(fwd->fwd_generation & (FORWARD_SLOTS_MAX - 1));
 	q.fq_id = fwd->fwd_next_id++;
 	q.fq_method = req->hr_method_str;
 	q.fq_methodlen = req->hr_method_len;
@@ -692,7 +695,7 @@ forward_request(struct forward *fwd, struct conn *c, const struct http_request *
 	if ((hh = http_header_find(req, "Origin")) != NULL &&
 	    hh->hh_valuelen <= FORWARD_ORIGIN_MAX)
 		memcpy(fw->fw_origin, hh->hh_value, hh->hh_valuelen);
-	if ((fw->fw_timer = evtimer_new(fwd->fwd_worker->w_base,
+	if ((fw->fw_timer = evtimer_new(fwd->fwd_host->ch_base,
 	    forward_timeout_cb, fw)) == NULL)
 		fatalx("forward: cannot create a timer");
 	tv.tv_sec = fwd->fwd_timeout_ms / 1000;
@@ -700,7 +703,7 @@ forward_request(struct forward *fwd, struct conn *c, const struct http_request *
 	evtimer_add(fw->fw_timer, &tv);
 	channel = forward_channel(fwd->fwd_prefix, tag, slot, gen);
 	fw->fw_channel = channel;
-	if ((fw->fw_probe = event_new(fwd->fwd_worker->w_base, -1, EV_PERSIST,
+	if ((fw->fw_probe = event_new(fwd->fwd_host->ch_base, -1, EV_PERSIST,
 	    forward_probe_cb, fw)) == NULL)
 		fatalx("forward: cannot create a timer");
 	tv.tv_sec = FORWARD_PROBE_MS / 1000;
@@ -855,13 +858,13 @@ forward_serve(struct forward *fwd, const void *msg, size_t len)
 	reply = forward_channel(fwd->fwd_prefix, q.fq_node, q.fq_slot,
 	    q.fq_generation);
 	if (fwd->fwd_njobs >= FORWARD_SERVING_MAX ||
-	    q.fq_bodylen > fwd->fwd_worker->w_conf->c_max_payload ||
+	    q.fq_bodylen > fwd->fwd_host->ch_conf->c_max_payload ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) == -1) {
 		if (fwd->fwd_njobs >= FORWARD_SERVING_MAX)
 			log_warnx("forward: %d requests in progress: #%llu refused",
 			    FORWARD_SERVING_MAX, (unsigned long long)q.fq_id);
-		else if (q.fq_bodylen > fwd->fwd_worker->w_conf->c_max_payload)
+		else if (q.fq_bodylen > fwd->fwd_host->ch_conf->c_max_payload)
 			log_info("forward: request #%llu over max_payload refused",
 			    (unsigned long long)q.fq_id);
 		else
@@ -881,9 +884,9 @@ forward_serve(struct forward *fwd, const void *msg, size_t len)
 	fj->fj_reply = reply;
 	fj->fj_id = q.fq_id;
 	fj->fj_fd = sv[1];
-	fj->fj_read = event_new(fwd->fwd_worker->w_base, sv[1], EV_READ | EV_PERSIST,
+	fj->fj_read = event_new(fwd->fwd_host->ch_base, sv[1], EV_READ | EV_PERSIST,
 	    forward_job_read_cb, fj);
-	fj->fj_timer = evtimer_new(fwd->fwd_worker->w_base, forward_job_timeout_cb,
+	fj->fj_timer = evtimer_new(fwd->fwd_host->ch_base, forward_job_timeout_cb,
 	    fj);
 	if ((fj->fj_buf = evbuffer_new()) == NULL || fj->fj_read == NULL ||
 	    fj->fj_timer == NULL)
@@ -901,7 +904,7 @@ forward_serve(struct forward *fwd, const void *msg, size_t len)
 	log_debug("forward: request #%llu from %s", (unsigned long long)q.fq_id,
 	    reply);
 	/* May answer at once; the answer waits in the socketpair for the loop. */
-	conn_adopt(&fwd->fwd_worker->w_host, &fwd->fwd_worker->w_sites.ws_public, sv[0],
+	conn_adopt(fwd->fwd_host, fwd->fwd_site, sv[0],
 	    NULL, evbuffer_pullup(b, -1), evbuffer_get_length(b));
 	evbuffer_free(b);
 }
@@ -928,23 +931,27 @@ forward_message(struct forward *fwd, const char *channel, size_t chlen,
 }
 
 struct forward *
-forward_new(struct worker *w, struct redis *redis, const char *node_tag)
+forward_new(struct conn_host *host, const struct conn_site *site, int slot,
+    unsigned generation, struct redis *redis, const char *node_tag)
 {
-	const struct conf	*conf = w->w_conf;
+	const struct conf	*conf = host->ch_conf;
 	struct forward		*fwd;
 	size_t			 i;
 
 	if (!forward_tag_ok(node_tag, strlen(node_tag)))
 		fatalx("forward: bad node tag \"%s\"", node_tag);
 	fwd = xcalloc(1, sizeof(*fwd));
-	fwd->fwd_worker = w;
+	fwd->fwd_host = host;
+	fwd->fwd_site = site;
+	fwd->fwd_slot = slot;
+	fwd->fwd_generation = generation;
 	fwd->fwd_redis = redis;
 	fwd->fwd_prefix = xstrdup(conf->c_redis_prefix != NULL ?
 	    conf->c_redis_prefix : "");
 	snprintf(fwd->fwd_node, sizeof(fwd->fwd_node), "%s", node_tag);
 	fwd->fwd_channel = forward_channel(fwd->fwd_prefix, node_tag,
-	    w->w_slot & (FORWARD_SLOTS_MAX - 1),
-	    (int)(w->w_generation & (FORWARD_SLOTS_MAX - 1)));
+	    slot & (FORWARD_SLOTS_MAX - 1),
+	    (int)(generation & (FORWARD_SLOTS_MAX - 1)));
 	/*
 	 * Ids start at random, so that the answers still in flight for a
 	 * crashed predecessor on this channel find nothing to match.

@@ -22,7 +22,8 @@ struct evbuffer;
 struct forward;
 struct http_request;
 struct redis;
-struct worker;
+struct conn_host;
+struct conn_site;
 
 #define FORWARD_PENDING_MAX	10000	/* our requests awaiting answers, per worker */
 #define FORWARD_SERVING_MAX	10000	/* other nodes' requests in progress, per worker */
@@ -31,8 +32,14 @@ struct worker;
 #define FORWARD_HEADERS_MAX	4	/* Host, Origin, Cookie, Content-Type */
 #define FORWARD_HEAD_MAX	(64 * 1024)	/* bytes of a forwarded answer's head */
 
-/* Start serving and sending forwarded requests for worker w over redis. */
-struct forward	*forward_new(struct worker *, struct redis *, const char *node_tag);
+/*
+ * Start serving and sending forwarded requests over redis for the worker
+ * of slot and generation; the requests of other nodes are served as
+ * connections of host answered by site.
+ */
+struct forward	*forward_new(struct conn_host *, const struct conn_site *site,
+		    int slot, unsigned generation, struct redis *,
+		    const char *node_tag);
 void		 forward_free(struct forward *);
 
 /*

@@ -344,9 +344,11 @@ worker_stop(struct worker *w)
 	evtimer_add(w->w_stop_timer, &tv);
 }
 
-struct handoff *
-worker_handoff_gen(struct worker *w, int gen)
+/* The channels to generation (modulo 64) gen's workers, or NULL (eio.h). */
+static struct handoff *
+worker_handoff_gen_cb(void *arg, int gen)
 {
+	struct worker	*w = arg;
 	struct handoff	*h = NULL;
 	unsigned	 best = 0;
 	size_t		 i;
@@ -575,7 +577,8 @@ worker_main(const struct worker_args *wa)
 		char bus_tag[ROOM_BUS_TAG_MAX + 1], err[256];
 
 		/* Routing to and from the other nodes (forward.h, room.h). */
-		w.w_forward = forward_new(&w, w.w_redis, wa->wa_node_tag);
+		w.w_forward = forward_new(&w.w_host, &w.w_sites.ws_public,
+		    w.w_slot, w.w_generation, w.w_redis, wa->wa_node_tag);
 		/*
 		 * Room messages of our own bus come back from Redis and are
 		 * dropped; during a reload the other generation is on
@@ -595,7 +598,15 @@ worker_main(const struct worker_args *wa)
 
 	w.w_static = static_new(wa->wa_components, w.w_conf->c_eio_path,
 	    w.w_conf->c_client_script, w.w_conf->c_rain_script);
-	w.w_eio = eio_server_new(&w, wa->wa_node_tag);
+	{
+		struct eio_env env = { .ee_host = &w.w_host, .ee_slot = w.w_slot,
+		    .ee_generation = w.w_generation,
+		    .ee_node_tag = wa->wa_node_tag, .ee_nsp = w.w_nsp,
+		    .ee_session = w.w_session, .ee_forward = w.w_forward,
+		    .ee_handoff_gen = worker_handoff_gen_cb, .ee_arg = &w };
+
+		w.w_eio = eio_server_new(&env);
+	}
 	if (wa->wa_mesh != NULL) {
 		w.w_handoff = handoff_worker_new(wa->wa_mesh, wa->wa_slot,
 		    w.w_base, &worker_handoff_cbs, &w);

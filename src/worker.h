@@ -114,7 +114,5 @@ struct worker_args {
 /* Run a worker in the child after fork; never returns. */
 void	worker_main(const struct worker_args *) __attribute__((noreturn));
 
-/* The channels to generation (modulo 64) gen's workers, or NULL. */
-struct handoff	*worker_handoff_gen(struct worker *, int gen);
 
 #endif

@@ -210,6 +210,10 @@ Test(emitter, refuses_what_is_not_the_format)
 	size_t i;
 
 	refused("\xc1", 1, "a reserved byte");
+	/* Sizes that would make libmsgpack allocate gigabytes first. */
+	refused("\x97\xdf\xdf\xdf\xdf\xdf\xff", 7, "a map of 3.7e9 pairs");
+	refused("\x91\xdd\xff\xff\xff\xff", 6, "an array of 4e9 elements");
+	refused("\x92\x92\x01\x02\x93\x01\x02", 7, "one element short");
 	refused("\x93\xa1", 2, "truncated");
 	refused("", 0, "empty");
 
