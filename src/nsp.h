@@ -74,6 +74,7 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "nsp_msg.h"
 #include "room.h"
 #include "sio_codec.h"
 
@@ -118,22 +119,6 @@ struct nsp_settings {
 	size_t		ns_max_namespaces;	/* sockets per client; 0: no limit */
 };
 
-/* An encoded outgoing packet, shared by reference. */
-struct nsp_msg {
-	unsigned int		 nm_refs;
-	/*
-	 * The Engine.IO message: '4' followed by the Socket.IO packet text,
-	 * NUL-terminated (nm_len excludes the NUL).
-	 */
-	char			*nm_data;
-	size_t			 nm_len;
-	/* Binary attachments, each sent as its own Engine.IO binary message. */
-	struct sio_attachment	*nm_attach;
-	size_t			 nm_nattach;
-	/* Transport-private cache (e.g. a built WebSocket frame), freed with the message. */
-	void			*nm_tcache;
-	void			(*nm_tcache_free)(void *);
-};
 
 enum nsp_close {
 	NSP_CLOSE_GRACEFUL = 0,		/* Engine.IO close / WebSocket close frame */
@@ -293,16 +278,6 @@ void			 nsp_client_set_handshake(struct nsp_client *, struct handshake *);
 int			 nsp_client_packet(struct nsp_client *, struct sio_packet *);
 /* The connection is gone (reason as Socket.IO names it: "transport close", ...); frees c. */
 void			 nsp_client_closed(struct nsp_client *, const char *reason);
-
-/* Messages. */
-struct nsp_msg		*nsp_msg_new(enum sio_type, const char *nsp, int64_t id,
-			    const char *json, size_t len, struct sio_attachment *,
-			    size_t nattach);
-/* A message already encoded ("4..." text), taking att; from another worker. */
-struct nsp_msg		*nsp_msg_raw(const char *text, size_t len,
-			    struct sio_attachment *, size_t nattach);
-struct nsp_msg		*nsp_msg_ref(struct nsp_msg *);
-void			 nsp_msg_unref(struct nsp_msg *);
 
 /* Used by the handler API and rooms. */
 void			 nsp_socket_send(struct nsp_socket *, struct nsp_msg *);

@@ -16,7 +16,7 @@
 #include "conn.h"
 #include "http.h"
 #include "log.h"
-#include "nsp.h"
+#include "nsp_msg.h"
 #include "stats.h"
 #include "ws.h"
 #include "ws_frame.h"
