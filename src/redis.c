@@ -27,6 +27,12 @@
  * up on an old master is dropped when the sentinels name another one.
  * Each round of questions starts with the sentinel after the one that
  * answered last, so a sentinel that lags behind is not asked forever.
+ *
+ * The sentinel that answered is also listened to: its +switch-master
+ * message moves the connections at once, which matters when the old
+ * master lives on (a failover asked for, a partition) and would take
+ * writes that its demotion throws away.  That subscription is only a
+ * shortcut: it is made again after the next answer when lost.
  */
 #include "config.h"
 
@@ -53,6 +59,8 @@
 #define REDIS_CHANNELS_MIN	64	/* buckets of the channel table */
 #define REDIS_UNIX_PREFIX	"unix:"
 #define REDIS_ROLE_MASTER	"master"	/* first word of ROLE's answer */
+#define REDIS_SWITCH_MASTER	"+switch-master"	/* a sentinel's channel */
+#define REDIS_SWITCH_WORDS	5	/* name, old ip and port, new ip and port */
 
 /* What redis_conn_lost does with the hiredis context. */
 #define REDIS_FREE_NOT		0	/* hiredis is freeing it itself */
@@ -140,6 +148,8 @@ struct redis_sentinels {
 	size_t			  se_cur;	/* being asked */
 	redisAsyncContext	 *se_ac;	/* the question in flight, or NULL */
 	struct event		 *se_timer;
+	redisAsyncContext	 *se_sub;	/* listening for +switch-master */
+	size_t			  se_sub_idx;	/* to that sentinel */
 };
 
 struct redis {
@@ -639,7 +649,9 @@ redis_sentinel_failed(struct redis *r, const char *why)
 		redis_sentinel_round_over(r, why);
 }
 
-/* A sentinel named the master host:port. */
+static void	redis_sentinel_listen(struct redis *);
+
+/* A sentinel (se_cur) named the master host:port. */
 static void
 redis_sentinel_named(struct redis *r, const char *host, int port)
 {
@@ -650,6 +662,7 @@ redis_sentinel_named(struct redis *r, const char *host, int port)
 
 	se->se_next = (se->se_cur + 1) % se->se_n;
 	se->se_known = 1;
+	redis_sentinel_listen(r);
 	if (r->r_host != NULL && strcmp(r->r_host, host) == 0 &&
 	    r->r_port == port) {
 		redis_sentinel_round_over(r, NULL);
@@ -737,6 +750,85 @@ redis_sentinel_timer_cb(evutil_socket_t fd, short what, void *arg)
 	redis_sentinel_failed(r, why);
 }
 
+/* "+switch-master NAME OLDIP OLDPORT NEWIP NEWPORT" from se_sub. */
+static void
+redis_sentinel_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis		*r = privdata;
+	struct redis_sentinels	*se = &r->r_sent;
+	redisReply		*rep = reply, *msg;
+	char			*copy, *words[REDIS_SWITCH_WORDS], *w, *save, *end;
+	size_t			 n = 0;
+	long			 port;
+
+	if (ac->data != r)
+		return;
+	if (rep == NULL) {
+		/* hiredis is freeing it; the next answer listens again. */
+		ac->data = NULL;
+		se->se_sub = NULL;
+		log_debug("redis: sentinel %s:%d: no longer listening: %s",
+		    se->se_host[se->se_sub_idx], se->se_port[se->se_sub_idx],
+		    ac->errstr[0] != '\0' ? ac->errstr : "connection lost");
+		return;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(rep->element[0]->str, "message") != 0 ||
+	    rep->element[2]->type != REDIS_REPLY_STRING)
+		return;
+	msg = rep->element[2];
+	copy = xstrndup(msg->str, msg->len);
+	for (w = strtok_r(copy, " ", &save); w != NULL && n < REDIS_SWITCH_WORDS;
+	    w = strtok_r(NULL, " ", &save))
+		words[n++] = w;
+	if (n != REDIS_SWITCH_WORDS || strcmp(words[0], se->se_master) != 0)
+		goto out;
+	port = strtol(words[4], &end, 10);
+	if (*end != '\0' || end == words[4] || port <= 0 || port > 65535)
+		goto out;
+	/* A round of questions under way will have the answer too. */
+	if (se->se_ac != NULL)
+		goto out;
+	se->se_cur = se->se_sub_idx;
+	log_info("redis: sentinel %s:%d: +switch-master to %s:%ld",
+	    se->se_host[se->se_cur], se->se_port[se->se_cur], words[3], port);
+	redis_sentinel_named(r, words[3], (int)port);
+ out:
+	free(copy);
+}
+
+/* Listen to the sentinel that answered last, unless listening already. */
+static void
+redis_sentinel_listen(struct redis *r)
+{
+	struct redis_sentinels	*se = &r->r_sent;
+	redisAsyncContext	*ac;
+
+	if (se->se_sub != NULL)
+		return;
+	ac = redisAsyncConnect(se->se_host[se->se_cur], se->se_port[se->se_cur]);
+	if (ac == NULL)
+		fatalx("redis: out of memory");
+	if (ac->err) {
+		log_debug("redis: sentinel %s:%d: cannot listen: %s",
+		    se->se_host[se->se_cur], se->se_port[se->se_cur], ac->errstr);
+		redisAsyncFree(ac);
+		return;
+	}
+	ac->data = r;
+	if (redisLibeventAttach(ac, r->r_base) != REDIS_OK)
+		fatalx("redis: cannot attach to the event loop");
+	if (redisAsyncCommand(ac, redis_sentinel_sub_cb, r, "SUBSCRIBE %s",
+	    REDIS_SWITCH_MASTER) != REDIS_OK) {
+		ac->data = NULL;
+		redisAsyncFree(ac);
+		return;
+	}
+	se->se_sub = ac;
+	se->se_sub_idx = se->se_cur;
+}
+
 /* Ask the next sentinel of the round where the master is. */
 static void
 redis_sentinel_ask(struct redis *r)
@@ -809,6 +901,11 @@ redis_sentinel_free(struct redis *r)
 		se->se_ac->data = NULL;
 		redisAsyncFree(se->se_ac);
 		se->se_ac = NULL;
+	}
+	if (se->se_sub != NULL) {
+		se->se_sub->data = NULL;
+		redisAsyncFree(se->se_sub);
+		se->se_sub = NULL;
 	}
 	if (se->se_timer != NULL)
 		event_free(se->se_timer);
