@@ -113,7 +113,8 @@ class Cluster:
     def server(self, name, *extra, port=None):
         port = port or free_port()
         p = Proc([redistest.REDIS_SERVER, "--port", str(port), "--bind",
-                  "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                  "127.0.0.1", "--save", "", "--appendonly", "no",
+                  "--repl-diskless-sync-delay", "0", "--dir",
                   self.dir, "--dbfilename", name + ".rdb", "--logfile",
                   os.path.join(self.dir, name + ".log")] + list(extra), port)
         self.procs.append(p)
@@ -335,13 +336,14 @@ def failover(r, master, replica, how, trigger):
             how, t_switched - t_promoted))
 
         def resumed():
-            return all(any(e[1] and e[2] > t_kill for e in w.log) or w.error
+            return all(any(e[1] and e[2] > t_switched for e in w.log) or w.error
                        for w in writers)
         try:
             wait_until(resumed, RESUME_S + 10, "the writers to resume")
         except TimeoutError:
             pass
-        firsts = [min((e[2] for e in w.log if e[1] and e[2] > t_kill),
+        # Saves acknowledged after the switch are the new master's.
+        firsts = [min((e[2] for e in w.log if e[1] and e[2] > t_switched),
                       default=None) for w in writers]
         late = [f - t_promoted if f is not None else None for f in firsts]
         check(all(f is not None and f - t_promoted <= RESUME_S for f in firsts),
@@ -480,7 +482,7 @@ def main():
         old = cluster.server("old-master", "--replicaof", "127.0.0.1",
                              str(replica.port), port=master.port)
         wait_until(lambda: "master_link_status:up" in
-                   cli(old.port, "INFO", "replication"), 10, "replication")
+                   cli(old.port, "INFO", "replication"), 20, "replication")
 
         def sentinel_failover():
             wait_until(lambda: cli(sentinels[0].port, "SENTINEL", "FAILOVER",
