@@ -56,7 +56,7 @@ DOWN_AFTER_MS = 1000
 FAILOVER_TIMEOUT_MS = 4000
 RESUME_S = 5.0          # the promise: service within this after promotion
 WRITERS = 4
-WRITES_MAX = 2000       # per writer: a session hash stays well below its limit
+WRITES_MAX = 3500       # per writer: below a session hash's 4096 keys
 CALL_S = 10.0           # an acknowledgement must come within this
 
 
@@ -353,7 +353,7 @@ def failover(r, master, replica, how, trigger):
         # Keep the load on for a few more saves each, then end it.
         t_back = time.monotonic()
         wait_until(lambda: all(sum(1 for e in w.log if e[1] and e[2] > t_back)
-                               >= 20 or w.error for w in writers),
+                               >= 20 or not w.is_alive() for w in writers),
                    10, "saves after the switch")
         stop.set()
         for t in writers + [traffic]:
@@ -483,6 +483,17 @@ def main():
                              str(replica.port), port=master.port)
         wait_until(lambda: "master_link_status:up" in
                    cli(old.port, "INFO", "replication"), 20, "replication")
+
+        def replica_known():
+            """Every sentinel sees the returned server as a sound replica."""
+            for s in sentinels:
+                out = cli(s.port, "SENTINEL", "REPLICAS", MASTER_NAME).split("\n")
+                pairs = dict(zip(out[0::2], out[1::2]))
+                if pairs.get("flags") != "slave" or \
+                        pairs.get("master-link-status") != "ok":
+                    return False
+            return True
+        wait_until(replica_known, 30, "the sentinels to see the replica")
 
         def sentinel_failover():
             wait_until(lambda: cli(sentinels[0].port, "SENTINEL", "FAILOVER",
