@@ -118,6 +118,8 @@ static int	conf_check_cidrs(struct conf_parser *,
 		    const struct conf_directive *, void *);
 static int	conf_check_redis(struct conf_parser *,
 		    const struct conf_directive *, void *);
+static int	conf_check_sentinels(struct conf_parser *,
+		    const struct conf_directive *, void *);
 static int	conf_check_token(struct conf_parser *,
 		    const struct conf_directive *, void *);
 static int	conf_check_tls_protocols(struct conf_parser *,
@@ -222,6 +224,12 @@ static const struct conf_directive conf_directives[] = {
 	/* Sessions and routing through Redis. */
 	{ .cd_name = "redis", .cd_type = CONF_T_STRING, CONF_FIELD(c_redis),
 	  .cd_flags = CONF_F_NONE, .cd_check = conf_check_redis },
+	/* Or the master that these sentinels name (not with redis). */
+	{ .cd_name = "redis_sentinel", .cd_type = CONF_T_STRINGS,
+	  .cd_flags = CONF_F_MULTI, .cd_maxargs = CONF_SENTINELS_MAX,
+	  CONF_FIELD(c_redis_sentinels), .cd_check = conf_check_sentinels },
+	{ .cd_name = "redis_sentinel_master", .cd_type = CONF_T_STRING,
+	  CONF_FIELD(c_redis_sentinel_master), .cd_check = conf_check_token },
 	{ .cd_name = "redis_password", .cd_type = CONF_T_STRING,
 	  CONF_FIELD(c_redis_password) },
 	CONF_ROW("redis_db", CONF_T_COUNT, c_redis_db, 0, 65535, "0"),
@@ -572,6 +580,12 @@ conf_strings_clear(struct conf_strings *cs)
 	free(cs->cs_v);
 	cs->cs_v = NULL;
 	cs->cs_n = 0;
+}
+
+int
+conf_redis_wanted(const struct conf *c)
+{
+	return (c->c_redis != NULL || c->c_redis_sentinels.cs_n > 0);
 }
 
 int
@@ -1051,14 +1065,27 @@ conf_check_eio_path(struct conf_parser *p,
 	return (0);
 }
 
-/* "unix:/path" or "host:port" (a name or an address, resolved at connect). */
+/* "host:port", the host a name or an address (resolved at connect). */
+static int
+conf_host_port(const char *s)
+{
+	const char	*colon;
+	uint64_t	 port;
+
+	if ((colon = strrchr(s, ':')) == NULL || colon == s ||
+	    conf_parse_u64(colon + 1, NULL, &port) == -1 || port == 0 ||
+	    port > CONF_PORT_MAX)
+		return (-1);
+	return (0);
+}
+
+/* "unix:/path" or "host:port". */
 static int
 conf_check_redis(struct conf_parser *p, const struct conf_directive *d UNUSED,
     void *field)
 {
-	const char	*s = *(char **)field, *colon;
+	const char	*s = *(char **)field;
 	char		 shown[CONF_SHOW_BUF];
-	uint64_t	 port;
 
 	if (s == NULL)
 		return (0);
@@ -1068,11 +1095,29 @@ conf_check_redis(struct conf_parser *p, const struct conf_directive *d UNUSED,
 			    "absolute path", conf_show(shown, s)));
 		return (0);
 	}
-	if ((colon = strrchr(s, ':')) == NULL || colon == s ||
-	    conf_parse_u64(colon + 1, NULL, &port) == -1 || port == 0 ||
-	    port > CONF_PORT_MAX)
+	if (conf_host_port(s) == -1)
 		return (conf_error(p, "invalid redis address \"%s\": expected "
 		    "unix:/path or host:port", conf_show(shown, s)));
+	return (0);
+}
+
+/* Sentinels are reached over TCP only: "host:port" each. */
+static int
+conf_check_sentinels(struct conf_parser *p, const struct conf_directive *d,
+    void *field)
+{
+	const struct conf_strings	*l = field;
+	char				 shown[CONF_SHOW_BUF];
+	size_t				 i;
+
+	if (l->cs_n > CONF_SENTINELS_MAX)
+		return (conf_error(p, "too many values for %s (max %d)",
+		    d->cd_name, CONF_SENTINELS_MAX));
+	for (i = 0; i < l->cs_n; i++)
+		if (conf_host_port(l->cs_v[i]) == -1)
+			return (conf_error(p, "invalid redis_sentinel address "
+			    "\"%s\": expected host:port",
+			    conf_show(shown, l->cs_v[i])));
 	return (0);
 }
 
@@ -1386,6 +1431,50 @@ conf_defaults(struct conf_parser *p)
 	return (0);
 }
 
+/* Report an error at the line where directive was first given. */
+static void
+conf_locate(struct conf_parser *p, const char *directive)
+{
+	const struct conf_directive	*d = conf_lookup(directive);
+	const struct conf_where		*w = &p->p_first[d - conf_directives];
+
+	p->p_file = w->cw_file != NULL ? w->cw_file : CONF_DEFAULT_FILE;
+	p->p_line = w->cw_file != NULL ? w->cw_line : 0;
+}
+
+/*
+ * Directives that only make sense together, checked once the whole file
+ * is read: Redis is either at one address (redis) or wherever the
+ * sentinels say its master is (redis_sentinel and redis_sentinel_master).
+ */
+static int
+conf_check_together(struct conf_parser *p)
+{
+	struct conf		*c = p->p_conf;
+	const struct conf_where	*w;
+	char			 file[CONF_ERR_MAX];
+
+	if (c->c_redis_sentinels.cs_n > 0 && c->c_redis != NULL) {
+		w = &p->p_first[conf_lookup("redis") - conf_directives];
+		conf_locate(p, "redis_sentinel");
+		return (conf_error(p, "redis_sentinel conflicts with redis "
+		    "set at %s:%d: the sentinels name the master",
+		    conf_escape(file, sizeof(file), w->cw_file != NULL ?
+		    w->cw_file : CONF_DEFAULT_FILE), w->cw_line));
+	}
+	if (c->c_redis_sentinels.cs_n > 0 && c->c_redis_sentinel_master == NULL) {
+		conf_locate(p, "redis_sentinel");
+		return (conf_error(p, "redis_sentinel needs "
+		    "redis_sentinel_master"));
+	}
+	if (c->c_redis_sentinels.cs_n == 0 && c->c_redis_sentinel_master != NULL) {
+		conf_locate(p, "redis_sentinel_master");
+		return (conf_error(p, "redis_sentinel_master needs "
+		    "redis_sentinel"));
+	}
+	return (0);
+}
+
 /* A row whose field does not fit its type is a bug, found at once. */
 static void
 conf_check_table(void)
@@ -1447,8 +1536,8 @@ conf_load_buffer(const char *name, const char *buf, size_t len, char *err,
 
 	if (conf_dir(name, &p.p_dir, why, sizeof(why)) == -1)
 		conf_error(&p, "%s", why);
-	else if (conf_parse_buffer(&p, buf, len) == 0)
-		rv = conf_defaults(&p);
+	else if (conf_parse_buffer(&p, buf, len) == 0 && conf_defaults(&p) == 0)
+		rv = conf_check_together(&p);
 
 	if (rv == 0) {
 		/* Included files' names go with the parser: keep copies. */

@@ -35,6 +35,7 @@
 #define CONF_FILES_MAX		256	/* files read, includes counted */
 #define CONF_LISTEN_MAX		64	/* listen directives */
 #define CONF_LIST_MAX		1024	/* values of one string list */
+#define CONF_SENTINELS_MAX	16	/* redis_sentinel addresses */
 
 /*
  * A directive that may repeat and collects strings (components,
@@ -108,6 +109,8 @@ struct conf {
 
 	/* Sessions and routing through Redis (redis.h, session.h, cookie.h). */
 	char			*c_redis;	/* "unix:/path" or "host:port"; NULL: none */
+	struct conf_strings	 c_redis_sentinels;	/* "host:port" each; or empty */
+	char			*c_redis_sentinel_master;	/* its name at the sentinels */
 	char			*c_redis_password;
 	size_t			 c_redis_db;
 	char			*c_redis_prefix;	/* "rain:" */
@@ -174,6 +177,8 @@ int		 conf_where(const struct conf *, const char *directive,
 
 /* Is a socket of that kind configured? */
 int		 conf_has_listen_kind(const struct conf *, enum conf_listen_kind);
+/* Is Redis configured, at an address (redis) or through sentinels? */
+int		 conf_redis_wanted(const struct conf *);
 
 /* Number of workers to start for c_workers (resolves auto). */
 int		 conf_workers(const struct conf *);

@@ -419,16 +419,17 @@ publish_conf_check(const struct conf *conf, char *err, size_t errlen)
 			admin = 1;
 	if (!admin)
 		return (0);
-	if (conf->c_redis == NULL)
+	if (!conf_redis_wanted(conf))
 		snprintf(why, sizeof(why), "admin_listen publishes through "
-		    "Redis: set redis");
+		    "Redis: set redis or redis_sentinel");
 	else if (secret_load("admin_token_file", conf->c_admin_token_file,
 	    PUBLISH_TOKEN_MAX, &token, &len, why, sizeof(why)) == 0) {
 		secret_free(token, len);
 		return (0);
 	}
-	if (conf_where(conf, conf->c_admin_token_file != NULL && conf->c_redis !=
-	    NULL ? "admin_token_file" : "admin_listen", &file, &line) == 0)
+	if (conf_where(conf, conf->c_admin_token_file != NULL &&
+	    conf_redis_wanted(conf) ? "admin_token_file" : "admin_listen", &file,
+	    &line) == 0)
 		snprintf(err, errlen, "%s:%d: %s", file, line, why);
 	else
 		snprintf(err, errlen, "%s", why);

@@ -14,6 +14,25 @@
  * when the context is freed (with a NULL reply).  A command failed early
  * (timeout, connection lost) is marked rc_done: its caller has had its
  * answer and the late hiredis callback only frees it.
+ *
+ * With sentinels, the address of the master is not configured but asked
+ * for: before a connection is made and the master is not known, one
+ * sentinel after the other is asked "SENTINEL get-master-addr-by-name"
+ * (one short-lived connection per question, with the same timeout as
+ * any command).  Every connection then checks with ROLE that it reached
+ * a master: a sentinel may not have heard of a failover yet.  Whenever a
+ * connection to the master is lost, or a command is refused with an
+ * error that only a server that is no longer (or not yet) the master
+ * gives, the master is forgotten and asked for again; a connection still
+ * up on an old master is dropped when the sentinels name another one.
+ * Each round of questions starts with the sentinel after the one that
+ * answered last, so a sentinel that lags behind is not asked forever.
+ *
+ * The sentinel that answered is also listened to: its +switch-master
+ * message moves the connections at once, which matters when the old
+ * master lives on (a failover asked for, a partition) and would take
+ * writes that its demotion throws away.  That subscription is only a
+ * shortcut: it is made again after the next answer when lost.
  */
 #include "config.h"
 
@@ -39,6 +58,9 @@
 #define REDIS_ERR_MAX		256	/* a remembered error message */
 #define REDIS_CHANNELS_MIN	64	/* buckets of the channel table */
 #define REDIS_UNIX_PREFIX	"unix:"
+#define REDIS_ROLE_MASTER	"master"	/* first word of ROLE's answer */
+#define REDIS_SWITCH_MASTER	"+switch-master"	/* a sentinel's channel */
+#define REDIS_SWITCH_WORDS	5	/* name, old ip and port, new ip and port */
 
 /* What redis_conn_lost does with the hiredis context. */
 #define REDIS_FREE_NOT		0	/* hiredis is freeing it itself */
@@ -71,6 +93,8 @@ struct redis_conn {
 	int			 cn_hello;	/* AUTH/SELECT answers awaited */
 	int64_t			 cn_backoff;	/* ms before the next attempt */
 	int			 cn_logged;	/* this outage has been logged */
+	int			 cn_waiting;	/* for the sentinels to name the master */
+	unsigned int		 cn_gen;	/* r_master_gen it connected to */
 	struct event		*cn_retry;
 	struct event		*cn_timer;	/* connect or oldest command */
 	struct redis_cmds	 cn_inflight;
@@ -111,11 +135,30 @@ redis_channel_wake(struct redis_channel *ch)
 	}
 }
 
+/* The sentinels and what they said last (sentinel mode only). */
+struct redis_sentinels {
+	char			**se_host;
+	int			 *se_port;
+	size_t			  se_n;		/* 0: not in sentinel mode */
+	char			 *se_master;	/* the master's name */
+	int			  se_known;	/* r_host and r_port are the master */
+	unsigned int		  se_gen;	/* changes when the master moves */
+	size_t			  se_next;	/* asked first in the next round */
+	size_t			  se_asked;	/* asked in this round */
+	size_t			  se_cur;	/* being asked */
+	redisAsyncContext	 *se_ac;	/* the question in flight, or NULL */
+	struct event		 *se_timer;
+	redisAsyncContext	 *se_sub;	/* listening for +switch-master */
+	size_t			  se_sub_idx;	/* to that sentinel */
+};
+
 struct redis {
 	struct event_base	*r_base;
 	char			*r_addr;	/* as configured, for logs */
 	char			*r_host;	/* NULL for a unix socket */
 	int			 r_port;
+	int64_t			 r_backoff_max;	/* ms */
+	struct redis_sentinels	 r_sent;
 	char			*r_path;
 	char			*r_password;
 	size_t			 r_db;
@@ -138,6 +181,7 @@ struct redis {
 
 static void	redis_conn_start(struct redis_conn *);
 static void	redis_pattern_send(struct redis *, const char *);
+static void	redis_sentinel_ask(struct redis *);
 static void	redis_conn_lost(struct redis_conn *, const char *, int);
 static void	redis_channel_send(struct redis *, struct redis_channel *, int);
 
@@ -304,7 +348,11 @@ redis_conn_lost(struct redis_conn *cn, const char *why, int free_ac)
 	if (ac != NULL)
 		ac->data = NULL;	/* its late callbacks are not ours */
 	cn->cn_state = REDIS_DOWN;
+	cn->cn_waiting = 0;
 	snprintf(cn->cn_err, sizeof(cn->cn_err), "%s", why);
+	/* Ask the sentinels again, unless they named another master since. */
+	if (r->r_sent.se_n > 0 && cn->cn_gen == r->r_sent.se_gen)
+		r->r_sent.se_known = 0;
 	evtimer_del(cn->cn_timer);
 	if (was == REDIS_UP) {
 		stats_inc(STAT_REDIS_RECONNECTS);
@@ -347,8 +395,8 @@ redis_conn_lost(struct redis_conn *cn, const char *why, int free_ac)
 	redis_timeval(cn->cn_backoff, &tv);
 	evtimer_add(cn->cn_retry, &tv);
 	cn->cn_backoff *= 2;
-	if (cn->cn_backoff > REDIS_BACKOFF_MAX_MS)
-		cn->cn_backoff = REDIS_BACKOFF_MAX_MS;
+	if (cn->cn_backoff > r->r_backoff_max)
+		cn->cn_backoff = r->r_backoff_max;
 }
 
 static void
@@ -367,6 +415,17 @@ redis_hello_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	}
 	if (rep->type == REDIS_REPLY_ERROR) {
 		snprintf(why, sizeof(why), "%s", rep->str);
+		redis_conn_lost(cn, why, REDIS_FREE_NOW);
+		return;
+	}
+	/* ROLE is the only greeting answered with an array. */
+	if (rep->type == REDIS_REPLY_ARRAY && (rep->elements == 0 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(rep->element[0]->str, REDIS_ROLE_MASTER) != 0)) {
+		snprintf(why, sizeof(why), "%s:%d is not the master (role %s)",
+		    cn->cn_redis->r_host, cn->cn_redis->r_port,
+		    rep->elements > 0 && rep->element[0]->type ==
+		    REDIS_REPLY_STRING ? rep->element[0]->str : "unknown");
 		redis_conn_lost(cn, why, REDIS_FREE_NOW);
 		return;
 	}
@@ -407,12 +466,18 @@ redis_connect_cb(const redisAsyncContext *cac, int status)
 			goto bad;
 		cn->cn_hello++;
 	}
+	/* The sentinels' answer may be old news: is it the master? */
+	if (r->r_sent.se_n > 0) {
+		if (redisAsyncCommand(ac, redis_hello_cb, cn, "ROLE") != REDIS_OK)
+			goto bad;
+		cn->cn_hello++;
+	}
 	if (cn->cn_hello == 0)
 		redis_conn_up(cn);
 	return;
  bad:
 	redis_conn_lost(cn, ac->errstr[0] != '\0' ? ac->errstr :
-	    "cannot send AUTH/SELECT", REDIS_FREE_LATER);
+	    "cannot send AUTH/SELECT/ROLE", REDIS_FREE_LATER);
 }
 
 static void
@@ -436,6 +501,14 @@ redis_conn_start(struct redis_conn *cn)
 	struct timeval		 tv;
 	char			 why[REDIS_ERR_MAX];
 
+	/* The master is found first; the sentinels' answer starts us. */
+	if (r->r_sent.se_n > 0 && !r->r_sent.se_known) {
+		cn->cn_waiting = 1;
+		if (r->r_sent.se_ac == NULL)
+			redis_sentinel_ask(r);
+		return;
+	}
+	cn->cn_gen = r->r_sent.se_gen;
 	/* Name resolution (a host name, not an address) blocks here. */
 	if (r->r_path != NULL)
 		ac = redisAsyncConnectUnix(r->r_path);
@@ -504,21 +577,15 @@ redis_conn_free(struct redis_conn *cn)
 	}
 }
 
-/* "unix:/path", "host:port" or "[v6]:port". */
+/* "host:port" or "[v6]:port"; *host is new. */
 static int
-redis_parse_addr(struct redis *r, const char *s)
+redis_parse_host_port(const char *s, char **host, int *portp)
 {
 	const char	*colon;
 	char		*end;
 	long		 port;
 	size_t		 hostlen;
 
-	if (strncmp(s, REDIS_UNIX_PREFIX, strlen(REDIS_UNIX_PREFIX)) == 0) {
-		if (s[strlen(REDIS_UNIX_PREFIX)] != '/')
-			return (-1);
-		r->r_path = xstrdup(s + strlen(REDIS_UNIX_PREFIX));
-		return (0);
-	}
 	if ((colon = strrchr(s, ':')) == NULL || colon == s)
 		return (-1);
 	port = strtol(colon + 1, &end, 10);
@@ -526,11 +593,332 @@ redis_parse_addr(struct redis *r, const char *s)
 		return (-1);
 	hostlen = (size_t)(colon - s);
 	if (s[0] == '[' && hostlen >= 2 && s[hostlen - 1] == ']')
-		r->r_host = xstrndup(s + 1, hostlen - 2);
+		*host = xstrndup(s + 1, hostlen - 2);
 	else
-		r->r_host = xstrndup(s, hostlen);
-	r->r_port = (int)port;
+		*host = xstrndup(s, hostlen);
+	*portp = (int)port;
 	return (0);
+}
+
+/* "unix:/path", "host:port" or "[v6]:port". */
+static int
+redis_parse_addr(struct redis *r, const char *s)
+{
+	if (strncmp(s, REDIS_UNIX_PREFIX, strlen(REDIS_UNIX_PREFIX)) == 0) {
+		if (s[strlen(REDIS_UNIX_PREFIX)] != '/')
+			return (-1);
+		r->r_path = xstrdup(s + strlen(REDIS_UNIX_PREFIX));
+		return (0);
+	}
+	return (redis_parse_host_port(s, &r->r_host, &r->r_port));
+}
+
+/*
+ * The sentinels.
+ */
+
+/* Start or fail the connections that waited for the round to end. */
+static void
+redis_sentinel_round_over(struct redis *r, const char *err)
+{
+	struct redis_conn	*cns[2] = { &r->r_cmd, &r->r_sub };
+	char			 why[REDIS_ERR_MAX];
+	size_t			 i;
+
+	r->r_sent.se_asked = 0;
+	if (err != NULL)
+		snprintf(why, sizeof(why), "no sentinel named the master "
+		    "\"%s\" (last: %s)", r->r_sent.se_master, err);
+	for (i = 0; i < 2; i++) {
+		if (!cns[i]->cn_waiting)
+			continue;
+		cns[i]->cn_waiting = 0;
+		if (err != NULL)
+			redis_conn_lost(cns[i], why, REDIS_FREE_NOT);
+		else
+			redis_conn_start(cns[i]);
+	}
+}
+
+/* This sentinel could not tell: ask the next one, or end the round. */
+static void
+redis_sentinel_failed(struct redis *r, const char *why)
+{
+	struct redis_sentinels *se = &r->r_sent;
+
+	log_debug("redis: sentinel %s:%d: %s", se->se_host[se->se_cur],
+	    se->se_port[se->se_cur], why);
+	if (se->se_asked < se->se_n)
+		redis_sentinel_ask(r);
+	else
+		redis_sentinel_round_over(r, why);
+}
+
+static void	redis_sentinel_listen(struct redis *);
+
+/* A sentinel (se_cur) named the master host:port. */
+static void
+redis_sentinel_named(struct redis *r, const char *host, int port)
+{
+	struct redis_sentinels	*se = &r->r_sent;
+	struct redis_conn	*cns[2] = { &r->r_cmd, &r->r_sub };
+	char			 why[REDIS_ERR_MAX];
+	size_t			 i;
+
+	se->se_next = (se->se_cur + 1) % se->se_n;
+	se->se_known = 1;
+	redis_sentinel_listen(r);
+	if (r->r_host != NULL && strcmp(r->r_host, host) == 0 &&
+	    r->r_port == port) {
+		redis_sentinel_round_over(r, NULL);
+		return;
+	}
+	log_info("redis: sentinel %s:%d names %s:%d as the master \"%s\"",
+	    se->se_host[se->se_cur], se->se_port[se->se_cur], host, port,
+	    se->se_master);
+	free(r->r_host);
+	r->r_host = xstrdup(host);
+	r->r_port = port;
+	free(r->r_addr);
+	xasprintf(&r->r_addr, "%s:%d (master \"%s\")", host, port,
+	    se->se_master);
+	se->se_gen++;
+	/* A connection made to the old master goes, to be made again. */
+	snprintf(why, sizeof(why), "the master is now %s:%d", host, port);
+	for (i = 0; i < 2; i++)
+		if (cns[i]->cn_state != REDIS_DOWN && cns[i]->cn_gen != se->se_gen)
+			redis_conn_lost(cns[i], why, REDIS_FREE_NOW);
+	redis_sentinel_round_over(r, NULL);
+}
+
+static void
+redis_sentinel_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis		*r = privdata;
+	struct redis_sentinels	*se = &r->r_sent;
+	redisReply		*rep = reply;
+	char			 why[REDIS_ERR_MAX], *end;
+	long			 port;
+
+	if (ac->data != r)
+		return;		/* given up on (timeout, shutting down) */
+	ac->data = NULL;
+	se->se_ac = NULL;
+	evtimer_del(se->se_timer);
+	if (rep == NULL) {
+		/* hiredis is freeing the context itself. */
+		redis_sentinel_failed(r, ac->errstr[0] != '\0' ? ac->errstr :
+		    "connection lost");
+		return;
+	}
+	redisAsyncFree(ac);	/* after this callback, by hiredis */
+	if (rep->type == REDIS_REPLY_ERROR) {
+		snprintf(why, sizeof(why), "%s", rep->str);
+		redis_sentinel_failed(r, why);
+		return;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 2 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    rep->element[1]->type != REDIS_REPLY_STRING) {
+		snprintf(why, sizeof(why), "does not know the master \"%s\"",
+		    se->se_master);
+		redis_sentinel_failed(r, why);
+		return;
+	}
+	port = strtol(rep->element[1]->str, &end, 10);
+	if (*end != '\0' || end == rep->element[1]->str || port <= 0 ||
+	    port > 65535 || rep->element[0]->len == 0 ||
+	    memchr(rep->element[0]->str, '\0', rep->element[0]->len) != NULL) {
+		redis_sentinel_failed(r, "answered an invalid address");
+		return;
+	}
+	redis_sentinel_named(r, rep->element[0]->str, (int)port);
+}
+
+static void
+redis_sentinel_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct redis		*r = arg;
+	struct redis_sentinels	*se = &r->r_sent;
+	redisAsyncContext	*ac = se->se_ac;
+	char			 why[REDIS_ERR_MAX];
+
+	(void)fd;
+	(void)what;
+	if (ac == NULL)
+		return;
+	se->se_ac = NULL;
+	ac->data = NULL;
+	redisAsyncFree(ac);
+	snprintf(why, sizeof(why), "no answer within %lld ms",
+	    (long long)r->r_timeout);
+	redis_sentinel_failed(r, why);
+}
+
+/* "+switch-master NAME OLDIP OLDPORT NEWIP NEWPORT" from se_sub. */
+static void
+redis_sentinel_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis		*r = privdata;
+	struct redis_sentinels	*se = &r->r_sent;
+	redisReply		*rep = reply, *msg;
+	char			*copy, *words[REDIS_SWITCH_WORDS], *w, *save, *end;
+	size_t			 n = 0;
+	long			 port;
+
+	if (ac->data != r)
+		return;
+	if (rep == NULL) {
+		/* hiredis is freeing it; the next answer listens again. */
+		ac->data = NULL;
+		se->se_sub = NULL;
+		log_debug("redis: sentinel %s:%d: no longer listening: %s",
+		    se->se_host[se->se_sub_idx], se->se_port[se->se_sub_idx],
+		    ac->errstr[0] != '\0' ? ac->errstr : "connection lost");
+		return;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements != 3 ||
+	    rep->element[0]->type != REDIS_REPLY_STRING ||
+	    strcmp(rep->element[0]->str, "message") != 0 ||
+	    rep->element[2]->type != REDIS_REPLY_STRING)
+		return;
+	msg = rep->element[2];
+	copy = xstrndup(msg->str, msg->len);
+	for (w = strtok_r(copy, " ", &save); w != NULL && n < REDIS_SWITCH_WORDS;
+	    w = strtok_r(NULL, " ", &save))
+		words[n++] = w;
+	if (n != REDIS_SWITCH_WORDS || strcmp(words[0], se->se_master) != 0)
+		goto out;
+	port = strtol(words[4], &end, 10);
+	if (*end != '\0' || end == words[4] || port <= 0 || port > 65535)
+		goto out;
+	/* A round of questions under way will have the answer too. */
+	if (se->se_ac != NULL)
+		goto out;
+	se->se_cur = se->se_sub_idx;
+	log_info("redis: sentinel %s:%d: +switch-master to %s:%ld",
+	    se->se_host[se->se_cur], se->se_port[se->se_cur], words[3], port);
+	redis_sentinel_named(r, words[3], (int)port);
+ out:
+	free(copy);
+}
+
+/* Listen to the sentinel that answered last, unless listening already. */
+static void
+redis_sentinel_listen(struct redis *r)
+{
+	struct redis_sentinels	*se = &r->r_sent;
+	redisAsyncContext	*ac;
+
+	if (se->se_sub != NULL)
+		return;
+	ac = redisAsyncConnect(se->se_host[se->se_cur], se->se_port[se->se_cur]);
+	if (ac == NULL)
+		fatalx("redis: out of memory");
+	if (ac->err) {
+		log_debug("redis: sentinel %s:%d: cannot listen: %s",
+		    se->se_host[se->se_cur], se->se_port[se->se_cur], ac->errstr);
+		redisAsyncFree(ac);
+		return;
+	}
+	ac->data = r;
+	if (redisLibeventAttach(ac, r->r_base) != REDIS_OK)
+		fatalx("redis: cannot attach to the event loop");
+	if (redisAsyncCommand(ac, redis_sentinel_sub_cb, r, "SUBSCRIBE %s",
+	    REDIS_SWITCH_MASTER) != REDIS_OK) {
+		ac->data = NULL;
+		redisAsyncFree(ac);
+		return;
+	}
+	se->se_sub = ac;
+	se->se_sub_idx = se->se_cur;
+}
+
+/* Ask the next sentinel of the round where the master is. */
+static void
+redis_sentinel_ask(struct redis *r)
+{
+	struct redis_sentinels	*se = &r->r_sent;
+	redisAsyncContext	*ac;
+	struct timeval		 tv;
+	char			 why[REDIS_ERR_MAX];
+
+	se->se_cur = (se->se_next + se->se_asked) % se->se_n;
+	se->se_asked++;
+	/* Name resolution (a host name, not an address) blocks here. */
+	ac = redisAsyncConnect(se->se_host[se->se_cur], se->se_port[se->se_cur]);
+	if (ac == NULL)
+		fatalx("redis: out of memory");
+	if (ac->err) {
+		snprintf(why, sizeof(why), "%s", ac->errstr);
+		redisAsyncFree(ac);
+		redis_sentinel_failed(r, why);
+		return;
+	}
+	ac->data = r;
+	if (redisLibeventAttach(ac, r->r_base) != REDIS_OK)
+		fatalx("redis: cannot attach to the event loop");
+	/* Sent once connected; a failed connect answers it with NULL. */
+	if (redisAsyncCommand(ac, redis_sentinel_cb, r,
+	    "SENTINEL get-master-addr-by-name %s", se->se_master) != REDIS_OK) {
+		snprintf(why, sizeof(why), "%s", ac->errstr[0] != '\0' ?
+		    ac->errstr : "cannot send the question");
+		ac->data = NULL;
+		redisAsyncFree(ac);
+		redis_sentinel_failed(r, why);
+		return;
+	}
+	se->se_ac = ac;
+	redis_timeval(r->r_timeout, &tv);
+	evtimer_add(se->se_timer, &tv);
+}
+
+static void
+redis_sentinel_init(struct redis *r, const struct conf *conf)
+{
+	struct redis_sentinels	*se = &r->r_sent;
+	const struct conf_strings *l = &conf->c_redis_sentinels;
+	size_t			 i;
+
+	se->se_host = xcalloc(l->cs_n, sizeof(*se->se_host));
+	se->se_port = xcalloc(l->cs_n, sizeof(*se->se_port));
+	for (i = 0; i < l->cs_n; i++)
+		if (redis_parse_host_port(l->cs_v[i], &se->se_host[i],
+		    &se->se_port[i]) == -1)
+			fatalx("redis: invalid sentinel address \"%s\"",
+			    l->cs_v[i]);
+	se->se_n = l->cs_n;
+	se->se_master = xstrdup(conf->c_redis_sentinel_master);
+	se->se_timer = evtimer_new(r->r_base, redis_sentinel_timer_cb, r);
+	if (se->se_timer == NULL)
+		fatalx("redis: cannot create timers");
+	xasprintf(&r->r_addr, "the master \"%s\" of the sentinels",
+	    se->se_master);
+}
+
+static void
+redis_sentinel_free(struct redis *r)
+{
+	struct redis_sentinels	*se = &r->r_sent;
+	size_t			 i;
+
+	if (se->se_ac != NULL) {
+		se->se_ac->data = NULL;
+		redisAsyncFree(se->se_ac);
+		se->se_ac = NULL;
+	}
+	if (se->se_sub != NULL) {
+		se->se_sub->data = NULL;
+		redisAsyncFree(se->se_sub);
+		se->se_sub = NULL;
+	}
+	if (se->se_timer != NULL)
+		event_free(se->se_timer);
+	for (i = 0; i < se->se_n; i++)
+		free(se->se_host[i]);
+	free(se->se_host);
+	free(se->se_port);
+	free(se->se_master);
 }
 
 struct redis *
@@ -538,16 +926,20 @@ redis_new(struct event_base *base, const struct conf *conf)
 {
 	struct redis	*r;
 
-	if (conf->c_redis == NULL)
+	if (!conf_redis_wanted(conf))
 		return (NULL);
 	r = xcalloc(1, sizeof(*r));
 	r->r_base = base;
-	if (redis_parse_addr(r, conf->c_redis) == -1) {
+	r->r_backoff_max = REDIS_BACKOFF_MAX_MS;
+	if (conf->c_redis_sentinels.cs_n > 0) {
+		redis_sentinel_init(r, conf);
+		r->r_backoff_max = REDIS_SENTINEL_BACKOFF_MAX_MS;
+	} else if (redis_parse_addr(r, conf->c_redis) == -1) {
 		log_warnx("redis: invalid address \"%s\"", conf->c_redis);
 		free(r);
 		return (NULL);
-	}
-	r->r_addr = xstrdup(conf->c_redis);
+	} else
+		r->r_addr = xstrdup(conf->c_redis);
 	if (conf->c_redis_password != NULL)
 		r->r_password = xstrdup(conf->c_redis_password);
 	r->r_db = conf->c_redis_db;
@@ -574,6 +966,7 @@ redis_free(struct redis *r)
 	r->r_msg_fn = NULL;
 	redis_conn_free(&r->r_cmd);
 	redis_conn_free(&r->r_sub);
+	redis_sentinel_free(r);
 	/* Commands failed but not yet told: tell them now. */
 	redis_fail_cb(-1, 0, r);
 	event_free(r->r_fail_ev);
@@ -612,12 +1005,33 @@ redis_set_handlers(struct redis *r, redis_message_fn *msg, redis_state_fn *state
 	r->r_handler_arg = arg;
 }
 
+/*
+ * An error that says the server is not the master, or not yet one: with
+ * sentinels, the master is to be asked for again.
+ */
+static int
+redis_failover_error(const struct redis *r, const redisReply *rep)
+{
+	static const char *const prefixes[] = {
+		"READONLY", "LOADING", "MASTERDOWN"
+	};
+	size_t	i;
+
+	if (r->r_sent.se_n == 0 || rep->type != REDIS_REPLY_ERROR)
+		return (0);
+	for (i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		if (strncmp(rep->str, prefixes[i], strlen(prefixes[i])) == 0)
+			return (1);
+	return (0);
+}
+
 static void
 redis_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 {
 	struct redis_cmd	*cmd = privdata;
 	struct redis_conn	*cn = &cmd->rc_redis->r_cmd;
 	char			 why[REDIS_ERR_MAX];
+	int			 lost;
 
 	if (cmd->rc_done) {
 		free(cmd);
@@ -640,9 +1054,14 @@ redis_reply_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	TAILQ_REMOVE(&cn->cn_inflight, cmd, rc_entry);
 	cn->cn_ninflight--;
 	cmd->rc_done = 1;
+	if ((lost = redis_failover_error(cmd->rc_redis, reply)))
+		snprintf(why, sizeof(why), "%s", ((redisReply *)reply)->str);
 	if (cmd->rc_fn != NULL)
 		cmd->rc_fn(cmd->rc_arg, reply, NULL);
 	free(cmd);
+	/* The caller has its error; the next command goes to the master. */
+	if (lost && ac->data == cn)
+		redis_conn_lost(cn, why, REDIS_FREE_NOW);
 	/* The timer follows the new oldest command, when it fires. */
 }
 

@@ -9,6 +9,12 @@
  * without bound.  Subscriptions are remembered and made again after every
  * reconnection.
  *
+ * With redis_sentinel, the master is whatever the sentinels name; a
+ * connection lost, or a command refused because the server is no longer
+ * the master (READONLY, LOADING, MASTERDOWN), makes the worker ask them
+ * again and follow the master to its new address.  The command that got
+ * such an error has it as its reply.
+ *
  * Ownership: replies are valid only during the callback.  A callback is
  * called exactly once per command, always from the loop, never from
  * inside redis_command; the caller keeps its argument alive until then
@@ -27,6 +33,7 @@ struct redisReply;
 
 #define REDIS_BACKOFF_MIN_MS	100
 #define REDIS_BACKOFF_MAX_MS	5000
+#define REDIS_SENTINEL_BACKOFF_MAX_MS 1000	/* a failover is expected to end */
 #define REDIS_PENDING_MAX	100000	/* commands in flight per worker */
 
 /* err is NULL on success (reply may still be a Redis error reply). */
@@ -37,7 +44,10 @@ typedef void	redis_message_fn(void *arg, const char *channel, size_t chlen,
 /* The command connection came up (1) or went down (0). */
 typedef void	redis_state_fn(void *arg, int up);
 
-/* Start connecting per conf (c_redis must be set); NULL only on a bad address. */
+/*
+ * Start connecting per conf (c_redis or c_redis_sentinels must be set);
+ * NULL only on a bad address.
+ */
 struct redis	*redis_new(struct event_base *, const struct conf *);
 void		 redis_free(struct redis *);
 int		 redis_connected(const struct redis *);

@@ -852,9 +852,12 @@ session_conf_check(const struct conf *conf, char *err, size_t errlen)
 	size_t		 len;
 	int		 line;
 
-	if (conf->c_redis == NULL)
+	if (!conf_redis_wanted(conf))
 		return (0);
-	what = conf->c_cookie_secret_file != NULL ? "cookie_secret_file" : "redis";
+	if (conf->c_cookie_secret_file != NULL)
+		what = "cookie_secret_file";
+	else
+		what = conf->c_redis != NULL ? "redis" : "redis_sentinel";
 	if (cookie_secret_load(conf->c_cookie_secret_file, &secret, &len, why,
 	    sizeof(why)) == 0) {
 		cookie_secret_free(secret, len);

@@ -563,11 +563,11 @@ worker_main(const struct worker_args *wa)
 	w.w_nsp = nsp_registry_new(w.w_base, wa->wa_components, &ns);
 	if (w.w_nsp == NULL)
 		fatalx("cannot set up the namespaces");
-	if (w.w_conf->c_redis != NULL) {
+	if (conf_redis_wanted(w.w_conf)) {
 		char err[256];
 
 		if ((w.w_redis = redis_new(w.w_base, w.w_conf)) == NULL)
-			fatalx("cannot set up redis at %s", w.w_conf->c_redis);
+			fatalx("cannot set up redis");
 		w.w_session = session_store_new(w.w_base, w.w_conf, w.w_redis,
 		    w.w_nsp, err, sizeof(err));
 		if (w.w_session == NULL)

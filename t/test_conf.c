@@ -230,6 +230,55 @@ Test(conf, every_directive)
 	conf_free(c);
 }
 
+Test(conf, redis_sentinel)
+{
+	struct conf	*c;
+
+	c = t_good("redis_sentinel 10.0.0.1:26379 [::1]:26380\n"
+	    "redis_sentinel_master mymaster\n"
+	    "redis_sentinel sentinel.example:26381\n");
+	cr_assert_null(c->c_redis);
+	cr_assert_eq(c->c_redis_sentinels.cs_n, 3);
+	cr_assert_str_eq(c->c_redis_sentinels.cs_v[0], "10.0.0.1:26379");
+	cr_assert_str_eq(c->c_redis_sentinels.cs_v[1], "[::1]:26380");
+	cr_assert_str_eq(c->c_redis_sentinels.cs_v[2], "sentinel.example:26381");
+	cr_assert_str_eq(c->c_redis_sentinel_master, "mymaster");
+	cr_assert(conf_redis_wanted(c));
+	conf_free(c);
+
+	/* "redis none" is no address: no conflict. */
+	c = t_good("redis none\nredis_sentinel 127.0.0.1:1\n"
+	    "redis_sentinel_master m\n");
+	cr_assert(conf_redis_wanted(c));
+	conf_free(c);
+
+	c = t_good("redis 127.0.0.1:6379\n");
+	cr_assert_eq(c->c_redis_sentinels.cs_n, 0);
+	cr_assert_null(c->c_redis_sentinel_master);
+	cr_assert(conf_redis_wanted(c));
+	conf_free(c);
+
+	c = t_good("workers 1\n");
+	cr_assert(!conf_redis_wanted(c));
+	conf_free(c);
+}
+
+/* A conflict found after reading names the file it was found in. */
+Test(conf, redis_sentinel_in_include)
+{
+	char	want[T_WANT_MAX], inc[PATH_MAX];
+
+	/* t_path's buffer is static: one name at a time. */
+	snprintf(inc, sizeof(inc), "%s", t_path("inc.conf"));
+	t_write("inc.conf", "redis_sentinel 10.0.0.1:26379\n");
+	t_write(T_NAME, "redis 10.0.0.9:6379\n\ninclude inc.conf\n");
+	cr_assert_null(t_load(T_NAME));
+	snprintf(want, sizeof(want), "%s:1: redis_sentinel conflicts with "
+	    "redis set at %s:1: the sentinels name the master", inc,
+	    t_path(T_NAME));
+	cr_assert_str_eq(t_err, want);
+}
+
 Test(conf, syntax)
 {
 	struct conf	*c;
@@ -649,6 +698,31 @@ ParameterizedTestParameters(conf, errors)
 		    "unexpected argument \"tls\" to listen" },
 		{ "redis localhost\n", 1, "invalid redis address \"localhost\": "
 		    "expected unix:/path or host:port" },
+		{ "redis_sentinel 10.0.0.1:26379 localhost\n", 1,
+		    "invalid redis_sentinel address \"localhost\": expected "
+		    "host:port" },
+		{ "redis_sentinel unix:/run/sentinel.sock\n", 1,
+		    "invalid redis_sentinel address \"unix:/run/sentinel.sock\": "
+		    "expected host:port" },
+		{ "redis_sentinel h:0\n", 1,
+		    "invalid redis_sentinel address \"h:0\": expected host:port" },
+		{ "redis_sentinel_master \"my master\"\n", 1,
+		    "invalid redis_sentinel_master \"my master\": letters, "
+		    "digits, '.', '_' and '-' only (at most 64)" },
+		{ "redis_sentinel_master a\nredis_sentinel_master b\n", 2,
+		    "duplicate directive \"redis_sentinel_master\", first set "
+		    "at @/t.conf:1" },
+		{ "# sentinels\nredis_sentinel 10.0.0.1:26379\n", 2,
+		    "redis_sentinel needs redis_sentinel_master" },
+		{ "\nredis_sentinel_master mymaster\n", 2,
+		    "redis_sentinel_master needs redis_sentinel" },
+		{ "redis 10.0.0.9:6379\nredis_sentinel_master m\n"
+		    "redis_sentinel 10.0.0.1:26379\n", 3,
+		    "redis_sentinel conflicts with redis set at @/t.conf:1: "
+		    "the sentinels name the master" },
+		{ "redis_sentinel a:1 b:2 c:3 d:4 e:5 f:6 g:7 h:8 i:9\n"
+		    "redis_sentinel j:1 k:2 l:3 m:4 n:5 o:6 p:7 q:8\n", 2,
+		    "too many values for redis_sentinel (max 16)" },
 		{ "redis unix:relative\n", 1, "redis \"unix:relative\": unix: "
 		    "needs an absolute path" },
 		{ "cookie_name a;b\n", 1, "invalid cookie_name \"a;b\": letters, "
