@@ -17,7 +17,6 @@
 
 #include "emitter_codec.h"
 #include "json.h"
-#include "room.h"
 #include "sio_codec.h"
 #include "xmalloc.h"
 
@@ -195,7 +194,7 @@ emitter_rooms(const msgpack_object *o, char ***out, size_t *n, char *err)
 		r = &o->via.array.ptr[i];
 		/* Socket.IO rooms may be numbers too (a socket's id is a string). */
 		if (r->type == MSGPACK_OBJECT_STR && r->via.str.size > 0 &&
-		    r->via.str.size <= ROOM_NAME_MAX &&
+		    r->via.str.size <= EMITTER_ROOM_NAME_MAX &&
 		    memchr(r->via.str.ptr, '\0', r->via.str.size) == NULL &&
 		    json_utf8_valid(r->via.str.ptr, r->via.str.size))
 			(*out)[(*n)++] = xstrndup(r->via.str.ptr, r->via.str.size);

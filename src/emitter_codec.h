@@ -35,6 +35,7 @@ struct sio_attachment;
 
 #define EMITTER_KEY_DEFAULT	"socket.io"	/* the emitter's default key */
 #define EMITTER_ROOMS_MAX	64	/* rooms, and except rooms, of one message */
+#define EMITTER_ROOM_NAME_MAX	256	/* bytes of a room name (room.h's limit) */
 #define EMITTER_DEPTH_MAX	32	/* nesting of the data */
 #define EMITTER_ERR_MAX		128
 #define EMITTER_UID		"raind"	/* the uid of what raind publishes */

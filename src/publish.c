@@ -31,6 +31,11 @@
 
 #define PUBLISH_ERR_MAX		256
 
+_Static_assert(EMITTER_ROOM_NAME_MAX == ROOM_NAME_MAX,
+    "the emitter's room names are the rooms' names");
+_Static_assert(EMITTER_ROOMS_MAX <= ROOM_SET_MAX,
+    "room_deliver_set takes every room of an emitter message");
+
 struct publish {
 	const struct conf	*pb_conf;
 	struct redis		*pb_redis;
