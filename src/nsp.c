@@ -157,7 +157,7 @@ nsp_namespace_new(struct nsp_registry *reg, const char *name,
 	nn->nn_cnsp = cn;
 	nn->nn_comp = cn != NULL ? cn->cn_comp : NULL;
 	TAILQ_INIT(&nn->nn_sockets);
-	nn->nn_rooms = room_table_new();
+	nn->nn_rooms = room_table_new(reg->nr_routing);
 	/* The events of the modules' listener tables are known names. */
 	for (i = 0; cn != NULL && i < cn->cn_nmodules; i++)
 		for (tab = cn->cn_modules[i]->cm_desc->rw_listeners;
@@ -191,6 +191,7 @@ nsp_registry_new(struct event_base *base, const struct component_set *set,
 
 	reg = xcalloc(1, sizeof(*reg));
 	reg->nr_base = base;
+	reg->nr_routing = room_routing_new();
 	if (settings != NULL)
 		reg->nr_settings = *settings;
 	else
@@ -298,7 +299,14 @@ nsp_registry_free(struct nsp_registry *reg)
 	for (i = 0; i < reg->nr_nnsps; i++)
 		nsp_namespace_free(reg->nr_nsps[i]);
 	free(reg->nr_nsps);
+	room_routing_free(reg->nr_routing);
 	free(reg);
+}
+
+struct room_routing *
+nsp_registry_routing(struct nsp_registry *reg)
+{
+	return (reg->nr_routing);
 }
 
 /*

@@ -241,6 +241,7 @@ struct nsp_registry {
 	LIST_HEAD(, nsp_socket)		 nr_sockets;
 	TAILQ_HEAD(, nsp_socket)	 nr_active;	/* by ns_active */
 	size_t				 nr_nactive;	/* connected sockets */
+	struct room_routing		*nr_routing;	/* its namespaces' rooms, beyond the worker */
 };
 
 void			 nsp_settings_default(struct nsp_settings *);
@@ -252,6 +253,8 @@ void			 nsp_registry_free(struct nsp_registry *);
 void			 nsp_registry_set_store(struct nsp_registry *,
 			    const struct nsp_store_ops *, void *arg);
 struct nsp_namespace	*nsp_registry_find(struct nsp_registry *, const char *name);
+/* Where the rooms of its namespaces reach beyond this worker (room.h). */
+struct room_routing	*nsp_registry_routing(struct nsp_registry *);
 struct pool		*nsp_registry_pool(struct nsp_registry *);
 /*
  * RAIN's idle policy (idle.h decides when): every socket that got

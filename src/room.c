@@ -18,7 +18,8 @@
 #include "sio_codec.h"
 #include "xmalloc.h"
 
-static void	room_job_wait(const char *, struct nsp_job *);
+static void	room_job_wait(struct room_routing *, const char *,
+		    struct nsp_job *);
 
 struct room {
 	char			*r_name;
@@ -33,16 +34,24 @@ struct room_table {
 	size_t		  rt_nbuckets;	/* a power of two */
 	size_t		  rt_nrooms;
 	char		 *rt_channel;	/* the namespace's subscribed channel, or NULL */
+	struct room_routing *rt_routing;	/* beyond this worker: shared */
 };
 
-/* Routing beyond this node (room_set_remote); NULL ops: none. */
-static const struct room_remote_ops	*room_remote;
-static void				*room_remote_arg;
-static char				*room_prefix;
-static char				 room_tag[ROOM_BUS_TAG_MAX];
-static size_t				 room_tag_len;
+/*
+ * Where a namespace's room emits and broadcasts go beyond this worker.
+ * One per registry (nsp_registry_routing), shared by its namespaces.
+ */
+struct room_routing {
+	const struct room_remote_ops	*rg_ops;	/* Redis, or NULL */
+	void				*rg_arg;
+	char				*rg_prefix;
+	char				 rg_tag[ROOM_BUS_TAG_MAX];
+	size_t				 rg_taglen;
+	void				(*rg_bus)(void *, const void *, size_t);
+	void				*rg_bus_arg;	/* the node's bus, or NULL */
+};
 
-static void	room_unsubscribe(char **);
+static void	room_unsubscribe(struct room_routing *, char **);
 
 /* FNV-1a: room names are short and chosen by clients, chains stay short. */
 static size_t
@@ -57,12 +66,28 @@ room_hash(const char *s)
 	return ((size_t)h);
 }
 
+struct room_routing *
+room_routing_new(void)
+{
+	return (xcalloc(1, sizeof(struct room_routing)));
+}
+
+void
+room_routing_free(struct room_routing *rg)
+{
+	if (rg == NULL)
+		return;
+	free(rg->rg_prefix);
+	free(rg);
+}
+
 struct room_table *
-room_table_new(void)
+room_table_new(struct room_routing *rg)
 {
 	struct room_table *rt;
 
 	rt = xcalloc(1, sizeof(*rt));
+	rt->rt_routing = rg;
 	rt->rt_nbuckets = ROOM_BUCKETS_MIN;
 	rt->rt_buckets = xcalloc(rt->rt_nbuckets, sizeof(*rt->rt_buckets));
 	return (rt);
@@ -82,7 +107,7 @@ room_destroy(struct room_table *rt, struct room *r)
 	}
 	rt->rt_nrooms--;
 	stats_gauge_add(STAT_G_ROOMS, -1);
-	room_unsubscribe(&r->r_channel);
+	room_unsubscribe(rt->rt_routing, &r->r_channel);
 	free(r->r_name);
 	free(r);
 }
@@ -105,12 +130,12 @@ room_table_free(struct room_table *rt)
 				m->rm_sock->ns_nrooms--;
 				free(m);
 			}
-			room_unsubscribe(&r->r_channel);
+			room_unsubscribe(rt->rt_routing, &r->r_channel);
 			free(r->r_name);
 			free(r);
 		}
 	}
-	room_unsubscribe(&rt->rt_channel);
+	room_unsubscribe(rt->rt_routing, &rt->rt_channel);
 	free(rt->rt_buckets);
 	free(rt);
 }
@@ -184,10 +209,11 @@ room_join(struct room_table *rt, struct nsp_socket *s, const char *name)
 		rt->rt_nrooms++;
 		stats_gauge_add(STAT_G_ROOMS, 1);
 		/* The room's first local member: hear the other nodes' emits. */
-		if (room_remote != NULL) {
-			r->r_channel = room_channel(room_prefix, s->ns_nsp->nn_name,
-			    name);
-			room_remote->ro_subscribe(room_remote_arg, r->r_channel);
+		if (rt->rt_routing->rg_ops != NULL) {
+			r->r_channel = room_channel(rt->rt_routing->rg_prefix,
+			    s->ns_nsp->nn_name, name);
+			rt->rt_routing->rg_ops->ro_subscribe(rt->rt_routing->rg_arg,
+			    r->r_channel);
 		}
 	}
 	/*
@@ -195,7 +221,8 @@ room_join(struct room_table *rt, struct nsp_socket *s, const char *name)
 	 * the room can reach us: after it, a member misses nothing.
 	 */
 	if (r->r_channel != NULL)
-		room_job_wait(r->r_channel, nsp_socket_current_job(s));
+		room_job_wait(rt->rt_routing, r->r_channel,
+		    nsp_socket_current_job(s));
 	m = xcalloc(1, sizeof(*m));
 	m->rm_room = r;
 	m->rm_sock = s;
@@ -263,41 +290,39 @@ room_size(struct room_table *rt, const char *name)
 
 static size_t	room_deliver_local(struct nsp_namespace *, const char *,
 		    struct nsp_msg *, const struct nsp_socket *);
-static void	(*room_publish)(void *, const void *, size_t);
-static void	 *room_publish_arg;
-
 #define ROOM_WIRE_VERSION	1
 #define ROOM_WIRE_TAGGED	2	/* a bus tag, then a version 1 message */
 #define ROOM_WIRE_ALL		0xffff	/* room length meaning "no room" */
 
 void
-room_set_publisher(void (*fn)(void *, const void *, size_t), void *arg)
+room_set_publisher(struct room_routing *rg,
+    void (*fn)(void *, const void *, size_t), void *arg)
 {
-	room_publish = fn;
-	room_publish_arg = arg;
+	rg->rg_bus = fn;
+	rg->rg_bus_arg = arg;
 }
 
 void
-room_set_remote(const struct room_remote_ops *ops, void *arg, const char *prefix,
-    const char *bus_tag)
+room_set_remote(struct room_routing *rg, const struct room_remote_ops *ops,
+    void *arg, const char *prefix, const char *bus_tag)
 {
 	size_t len;
 
-	free(room_prefix);
-	room_prefix = NULL;
-	room_remote = NULL;
-	room_remote_arg = NULL;
-	room_tag_len = 0;
+	free(rg->rg_prefix);
+	rg->rg_prefix = NULL;
+	rg->rg_ops = NULL;
+	rg->rg_arg = NULL;
+	rg->rg_taglen = 0;
 	if (ops == NULL)
 		return;
 	len = strlen(bus_tag);
 	if (len == 0 || len > ROOM_BUS_TAG_MAX)
 		fatalx("room: bad bus tag \"%s\"", bus_tag);
-	memcpy(room_tag, bus_tag, len);
-	room_tag_len = len;
-	room_prefix = xstrdup(prefix != NULL ? prefix : "");
-	room_remote = ops;
-	room_remote_arg = arg;
+	memcpy(rg->rg_tag, bus_tag, len);
+	rg->rg_taglen = len;
+	rg->rg_prefix = xstrdup(prefix != NULL ? prefix : "");
+	rg->rg_ops = ops;
+	rg->rg_arg = arg;
 }
 
 char *
@@ -337,12 +362,12 @@ room_channel(const char *prefix, const char *nsp, const char *room)
 
 /* Forget a subscription made for a room or a namespace. */
 static void
-room_unsubscribe(char **channel)
+room_unsubscribe(struct room_routing *rg, char **channel)
 {
 	if (*channel == NULL)
 		return;
-	if (room_remote != NULL)
-		room_remote->ro_unsubscribe(room_remote_arg, *channel);
+	if (rg->rg_ops != NULL)
+		rg->rg_ops->ro_unsubscribe(rg->rg_arg, *channel);
 	free(*channel);
 	*channel = NULL;
 }
@@ -355,13 +380,12 @@ room_job_ready(void *arg)
 
 /* Hold job (if any) until channel's subscription is confirmed. */
 static void
-room_job_wait(const char *channel, struct nsp_job *job)
+room_job_wait(struct room_routing *rg, const char *channel, struct nsp_job *job)
 {
-	if (job == NULL || room_remote == NULL || room_remote->ro_wait == NULL)
+	if (job == NULL || rg->rg_ops == NULL || rg->rg_ops->ro_wait == NULL)
 		return;
 	nsp_job_hold(job);
-	if (room_remote->ro_wait(room_remote_arg, channel, room_job_ready,
-	    job) == 0)
+	if (rg->rg_ops->ro_wait(rg->rg_arg, channel, room_job_ready, job) == 0)
 		nsp_job_unhold(job);
 }
 
@@ -369,21 +393,23 @@ void
 room_nsp_wait(struct nsp_namespace *nn, struct nsp_job *job)
 {
 	if (nn->nn_rooms->rt_channel != NULL)
-		room_job_wait(nn->nn_rooms->rt_channel, job);
+		room_job_wait(nn->nn_rooms->rt_routing, nn->nn_rooms->rt_channel,
+		    job);
 }
 
 void
 room_nsp_changed(struct nsp_namespace *nn)
 {
-	struct room_table *rt = nn->nn_rooms;
+	struct room_table	*rt = nn->nn_rooms;
+	struct room_routing	*rg = rt->rt_routing;
 
-	if (room_remote == NULL)
+	if (rg->rg_ops == NULL)
 		return;
 	if (nn->nn_nsockets > 0 && rt->rt_channel == NULL) {
-		rt->rt_channel = room_channel(room_prefix, nn->nn_name, NULL);
-		room_remote->ro_subscribe(room_remote_arg, rt->rt_channel);
+		rt->rt_channel = room_channel(rg->rg_prefix, nn->nn_name, NULL);
+		rg->rg_ops->ro_subscribe(rg->rg_arg, rt->rt_channel);
 	} else if (nn->nn_nsockets == 0)
-		room_unsubscribe(&rt->rt_channel);
+		room_unsubscribe(rt->rt_routing, &rt->rt_channel);
 }
 
 static void
@@ -541,6 +567,7 @@ int
 room_remote_message(struct nsp_registry *reg, const void *buf, size_t len)
 {
 	struct room_reader	 r = { buf, len, 0 };
+	struct room_routing	*rg;
 	const unsigned char	*tag;
 	size_t			 n;
 
@@ -551,7 +578,8 @@ room_remote_message(struct nsp_registry *reg, const void *buf, size_t len)
 	    (tag = room_take(&r, n)) == NULL)
 		return (-1);
 	/* Our own bus's: its workers had it from the bus already. */
-	if (n == room_tag_len && memcmp(tag, room_tag, n) == 0)
+	rg = nsp_registry_routing(reg);
+	if (n == rg->rg_taglen && memcmp(tag, rg->rg_tag, n) == 0)
 		return (0);
 	return (room_remote_deliver(reg, r.rr_p, r.rr_left));
 }
@@ -564,19 +592,20 @@ room_deliver(struct nsp_namespace *nn, const char *name, struct nsp_msg *msg,
 	unsigned char	*p, head[2];
 	char		*channel;
 	size_t		 n, hdr = 0, len;
+	struct room_routing *rg = nn->nn_rooms->rt_routing;
 
 	stats_inc(STAT_BROADCASTS);
 	n = room_deliver_local(nn, name, msg, except);
-	if (room_publish == NULL && room_remote == NULL)
+	if (rg->rg_bus == NULL && rg->rg_ops == NULL)
 		return (n);
 	/* One encoding serves the bus and, behind the bus tag, Redis. */
 	if ((b = evbuffer_new()) == NULL)
 		fatalx("room: out of memory");
-	if (room_remote != NULL) {
+	if (rg->rg_ops != NULL) {
 		head[0] = ROOM_WIRE_TAGGED;
-		head[1] = (unsigned char)room_tag_len;
+		head[1] = (unsigned char)rg->rg_taglen;
 		evbuffer_add(b, head, sizeof(head));
-		evbuffer_add(b, room_tag, room_tag_len);
+		evbuffer_add(b, rg->rg_tag, rg->rg_taglen);
 		hdr = evbuffer_get_length(b);
 	}
 	room_encode(b, nn->nn_name, name, msg);
@@ -584,11 +613,11 @@ room_deliver(struct nsp_namespace *nn, const char *name, struct nsp_msg *msg,
 	p = evbuffer_pullup(b, -1);
 	if (p == NULL)
 		fatalx("room: out of memory");
-	if (room_publish != NULL)
-		room_publish(room_publish_arg, p + hdr, len - hdr);
-	if (room_remote != NULL) {
-		channel = room_channel(room_prefix, nn->nn_name, name);
-		room_remote->ro_publish(room_remote_arg, channel, p, len);
+	if (rg->rg_bus != NULL)
+		rg->rg_bus(rg->rg_bus_arg, p + hdr, len - hdr);
+	if (rg->rg_ops != NULL) {
+		channel = room_channel(rg->rg_prefix, nn->nn_name, name);
+		rg->rg_ops->ro_publish(rg->rg_arg, channel, p, len);
 		free(channel);
 	}
 	evbuffer_free(b);

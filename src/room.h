@@ -41,8 +41,16 @@ struct room_member {
 LIST_HEAD(room_memberships, room_member);
 
 struct room_table;
+struct room_routing;
 
-struct room_table	*room_table_new(void);
+/*
+ * Each namespace's room table is its adapter, as Socket.IO calls it: its
+ * rooms, and the routing beyond this worker that the registry's
+ * namespaces share (no state of this module is process-wide).
+ */
+struct room_routing	*room_routing_new(void);
+void			 room_routing_free(struct room_routing *);
+struct room_table	*room_table_new(struct room_routing *);
 void			 room_table_free(struct room_table *);
 /* 0 joined (or already in), -1 bad name or too many rooms. */
 int			 room_join(struct room_table *, struct nsp_socket *, const char *);
@@ -78,8 +86,8 @@ size_t			 room_deliver_set(struct nsp_namespace *,
  * worker passes them to room_remote_deliver, which delivers to its own
  * sockets only, so each recipient gets the message exactly once.
  */
-void			 room_set_publisher(void (*)(void *arg, const void *, size_t),
-			    void *arg);
+void			 room_set_publisher(struct room_routing *,
+			    void (*)(void *arg, const void *, size_t), void *arg);
 /* Deliver an encoded message from another worker; -1 when malformed. */
 int			 room_remote_deliver(struct nsp_registry *, const void *, size_t);
 
@@ -120,7 +128,8 @@ struct room_remote_ops {
  * other nodes broadcast reaches a socket once it is told it connected.
  */
 void			 room_nsp_wait(struct nsp_namespace *, struct nsp_job *);
-void			 room_set_remote(const struct room_remote_ops *, void *arg,
+void			 room_set_remote(struct room_routing *,
+			    const struct room_remote_ops *, void *arg,
 			    const char *prefix, const char *bus_tag);
 /*
  * A message from a subscribed channel: 0 delivered to the local sockets

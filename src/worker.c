@@ -586,8 +586,8 @@ worker_main(const struct worker_args *wa)
 		 */
 		snprintf(bus_tag, sizeof(bus_tag), "%s.%u", wa->wa_node_tag,
 		    w.w_generation);
-		room_set_remote(&worker_room_ops, &w, w.w_conf->c_redis_prefix,
-		    bus_tag);
+		room_set_remote(nsp_registry_routing(w.w_nsp), &worker_room_ops,
+		    &w, w.w_conf->c_redis_prefix, bus_tag);
 		redis_set_handlers(w.w_redis, worker_redis_message, NULL, &w);
 		/* What backends publish, with the emitter or POST /publish. */
 		w.w_publish = publish_new(w.w_conf, w.w_redis, w.w_nsp, err,
@@ -629,7 +629,8 @@ worker_main(const struct worker_args *wa)
 		handoff_mesh_free(wa->wa_others[i].og_mesh);
 	}
 	if (wa->wa_mesh != NULL) {
-		room_set_publisher(worker_publish, &w);
+		room_set_publisher(nsp_registry_routing(w.w_nsp),
+		    worker_publish, &w);
 	}
 
 	routes_build(&w);

@@ -545,8 +545,9 @@ start(void)
 	reg = nsp_registry_new(base, set, &ns);
 	cr_assert_not_null(reg);
 	memset(fakes, 0, sizeof(fakes));
-	room_set_publisher(op_bus, NULL);
-	room_set_remote(&fake_remote, NULL, PREFIX, BUS);
+	room_set_publisher(nsp_registry_routing(reg), op_bus, NULL);
+	room_set_remote(nsp_registry_routing(reg), &fake_remote, NULL, PREFIX,
+	    BUS);
 }
 
 static void
@@ -559,8 +560,6 @@ stop(void)
 	nsp_registry_free(reg);
 	component_set_free(set);
 	event_base_free(base);
-	room_set_publisher(NULL, NULL);
-	room_set_remote(NULL, NULL, NULL, NULL);
 	clear(pubs, &npubs);
 	clear(subs, &nsubs);
 	clear(unsubs, &nunsubs);
