@@ -1,13 +1,11 @@
 /*
- * json.h: safe JSON building for the handler API.
+ * json.h: safe JSON building for the handler API and the codecs.
  *
  * A struct json_buf collects JSON text and the binary attachments that
  * the text refers to with Socket.IO placeholders
  * ({"_placeholder":true,"num":N}).  Text is only ever produced by the
  * functions below: strings are escaped and checked to be UTF-8, parsed
- * values are serialized, and a format's literal text is checked to be
- * valid JSON as a whole.  The format language is documented in
- * <rain/handler.h>.
+ * values are serialized, and raw text is the caller's own syntax.
  *
  * Ownership: the buffer owns its text and attachments until
  * json_buf_clear; json_buf_steal_attach hands the attachments over.
@@ -15,7 +13,6 @@
 #ifndef RAIND_JSON_H
 #define RAIND_JSON_H
 
-#include <stdarg.h>
 #include <stddef.h>
 
 #include <yajl/yajl_tree.h>
@@ -39,19 +36,11 @@ struct json_buf {
 	char			 jb_err[JSON_ERR_MAX];	/* why the last call failed */
 };
 
-/* Whether a format describes one value or a comma separated list. */
+/* Whether text is one value or a comma separated list (json_valid). */
 enum json_fmt_mode {
 	JSON_FMT_VALUE,
 	JSON_FMT_LIST
 };
-
-/*
- * Extension conversions (%a and %A) are delegated to the caller: ext is
- * called with the conversion character and the argument list positioned
- * at its arguments; it consumes them and appends to the buffer.  It
- * returns 0, or -1 with jb_err set.
- */
-typedef int (*json_ext_fn)(struct json_buf *, int conv, va_list *ap, void *arg);
 
 void	json_buf_init(struct json_buf *);
 void	json_buf_clear(struct json_buf *);
@@ -72,14 +61,6 @@ int	json_put_value(struct json_buf *, yajl_val, const struct json_attach *src,
 	    size_t nsrc);
 /* Append binary data as an attachment and its placeholder. */
 int	json_put_binary(struct json_buf *, const void *, size_t);
-/*
- * Append the expansion of fmt.  Returns 0, or -1 with jb_err set, in
- * which case the buffer is back to where it was.
- */
-int	json_vformat(struct json_buf *, enum json_fmt_mode, const char *fmt,
-	    va_list *ap, json_ext_fn ext, void *arg);
-int	json_format(struct json_buf *, enum json_fmt_mode, const char *fmt, ...);
-
 /* Is buf[0..len) exactly one JSON value (list mode: a valid list body)? */
 int	json_valid(const char *, size_t, enum json_fmt_mode);
 /* Is v a placeholder {"_placeholder":true,"num":N}?  Sets *num. */
