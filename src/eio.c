@@ -1365,115 +1365,98 @@ eio_ws_handshake(struct eio_server *srv, struct conn *c,
 	evbuffer_free(b);
 }
 
-void
-eio_request(struct eio_server *srv, struct conn *c, const struct http_request *req,
-    const char *body, size_t len)
+/* A request for another node's session: polls go there, upgrades stay there. */
+static void
+eio_request_remote(struct eio_server *srv, struct conn *c,
+    const struct http_request *req, const struct eio_query *q, int upgrade,
+    const struct http_header *origin, const char *body, size_t len)
 {
-	const struct http_header	*origin;
-	struct eio_session		*es;
-	struct eio_query		 q;
-	const char			*wsextra;
-	struct evbuffer			*b;
-	char				 cors[320];
-	char				 cookie[SESSION_SET_COOKIE_MAX];
-	char				 extra[sizeof(cors) + sizeof(cookie)];
-	int				 upgrade, status, websocket;
+	char sid[EIO_SID_LEN + 1];
 
-	/* A POST whose body was being read is in: its session forgets it. */
-	if ((es = conn_watcher(c, &es_post_proto)) != NULL) {
-		es->es_post = NULL;
-		conn_unhold(c);
+	if (upgrade) {
+		eio_upgrade_error(c, 400, NULL, eio_errors[EIO_ERR_REQUEST]);
+		return;
 	}
+	memcpy(sid, q->eq_sid, EIO_SID_LEN);
+	sid[EIO_SID_LEN] = '\0';
+	if (forward_request(srv->srv_env.ee_forward, c, req, sid, body, len) == 0)
+		return;
+	eio_error(c, EIO_ERR_SID, origin);
+}
 
-	upgrade = req->hr_upgrade && http_header_has_token(req, "Upgrade", "websocket");
-	if (!eio_origin_allowed(srv, req, &origin)) {
-		if (origin == NULL)
-			log_info("%s: request without Origin refused "
-			    "(require_origin)", c->c_peer);
-		else
-			log_info("%s: origin %.*s refused", c->c_peer,
-			    origin->hh_valuelen > EIO_ORIGIN_LOG_MAX ?
-			    EIO_ORIGIN_LOG_MAX : (int)origin->hh_valuelen,
-			    origin->hh_value);
-		if (upgrade)
-			eio_upgrade_error(c, 403, NULL, "Forbidden");
-		else
-			eio_error(c, EIO_ERR_FORBIDDEN, NULL);
-		return;
-	}
-	if (req->hr_method == HTTP_METHOD_OPTIONS) {
-		eio_preflight(c, req, origin);
-		return;
-	}
-	eio_query_parse(req, &q);
-	websocket = eio_query_is(q.eq_transport, q.eq_transportlen, "websocket");
-	if (!websocket && !eio_query_is(q.eq_transport, q.eq_transportlen, "polling")) {
-		eio_fail(c, EIO_ERR_TRANSPORT, origin, upgrade);
-		return;
-	}
-	if (q.eq_sid != NULL && q.eq_sidlen == EIO_SID_LEN &&
-	    memcmp(q.eq_sid, srv->srv_node, EIO_NODE_TAG_LEN) != 0 &&
-	    srv->srv_env.ee_forward != NULL) {
-		char sid[EIO_SID_LEN + 1];
+/* The upgrade of one of our polling sessions to websocket. */
+static void
+eio_request_upgrade(struct eio_server *srv, struct eio_session *es,
+    struct conn *c, const struct http_request *req)
+{
+	const char	*wsextra;
+	int		 status;
 
-		/* Another node's session: upgrades stay there, polls go there. */
-		if (upgrade) {
-			eio_upgrade_error(c, 400, NULL, eio_errors[EIO_ERR_REQUEST]);
-			return;
-		}
-		memcpy(sid, q.eq_sid, EIO_SID_LEN);
-		sid[EIO_SID_LEN] = '\0';
-		if (forward_request(srv->srv_env.ee_forward, c, req, sid,
-		    body, len) == 0)
-			return;
-		eio_error(c, EIO_ERR_SID, origin);
+	if (es->es_transport != ES_POLLING || es->es_probe != NULL) {
+		eio_upgrade_error(c, 400, NULL, eio_errors[EIO_ERR_REQUEST]);
 		return;
 	}
-	if (q.eq_sid != NULL) {
-		es = eio_find(srv, q.eq_sid, q.eq_sidlen);
-		if (es == NULL) {
-			eio_fail(c, EIO_ERR_SID, origin, upgrade);
-			return;
-		}
-		if (!eio_query_is(q.eq_eio, q.eq_eiolen, "4")) {
-			/* Another protocol for a v4 session. */
-			eio_fail(c, EIO_ERR_REQUEST, origin, upgrade);
-			return;
-		}
-		if (websocket && upgrade) {
-			/* The upgrade of a polling session. */
-			if (es->es_transport != ES_POLLING || es->es_probe != NULL) {
-				eio_upgrade_error(c, 400, NULL,
-				    eio_errors[EIO_ERR_REQUEST]);
-				return;
-			}
-			if ((status = ws_upgrade_check(req, &wsextra)) != 0) {
-				eio_upgrade_error(c, status, wsextra, "Bad request");
-				return;
-			}
-			es->es_probe = ws_accept(c, req, NULL,
-			    srv->srv_conf->c_max_payload,
-			    srv->srv_conf->c_max_send_queue, &es_probe_handler, es);
-			if (es->es_probe != NULL)
-				es_timer_ms(es_event(es, &es->es_upgrade_timer,
-				    es_upgrade_cb),
-				    srv->srv_conf->c_upgrade_timeout);
-			return;
-		}
-		if (websocket || es->es_transport != ES_POLLING) {
-			eio_error(c, EIO_ERR_REQUEST, origin);
-			return;
-		}
-		if (req->hr_method == HTTP_METHOD_GET)
-			es_poll_get(es, c, origin);
-		else if (req->hr_method == HTTP_METHOD_POST)
-			es_poll_post(es, c, req, body, len, origin);
-		else {
-			/* As the Node server: 500, and the session goes on. */
-			eio_answer(c, 500, NULL, origin, NULL, 0, conn_keepalive(c));
-		}
+	if ((status = ws_upgrade_check(req, &wsextra)) != 0) {
+		eio_upgrade_error(c, status, wsextra, "Bad request");
 		return;
 	}
+	es->es_probe = ws_accept(c, req, NULL, srv->srv_conf->c_max_payload,
+	    srv->srv_conf->c_max_send_queue, &es_probe_handler, es);
+	if (es->es_probe != NULL)
+		es_timer_ms(es_event(es, &es->es_upgrade_timer, es_upgrade_cb),
+		    srv->srv_conf->c_upgrade_timeout);
+}
+
+/* A request for one of our sessions: a poll, a POST or an upgrade. */
+static void
+eio_request_session(struct eio_server *srv, struct conn *c,
+    const struct http_request *req, const struct eio_query *q, int upgrade,
+    int websocket, const struct http_header *origin, const char *body,
+    size_t len)
+{
+	struct eio_session *es;
+
+	if ((es = eio_find(srv, q->eq_sid, q->eq_sidlen)) == NULL) {
+		eio_fail(c, EIO_ERR_SID, origin, upgrade);
+		return;
+	}
+	if (!eio_query_is(q->eq_eio, q->eq_eiolen, "4")) {
+		/* Another protocol for a v4 session. */
+		eio_fail(c, EIO_ERR_REQUEST, origin, upgrade);
+		return;
+	}
+	if (websocket && upgrade) {
+		eio_request_upgrade(srv, es, c, req);
+		return;
+	}
+	if (websocket || es->es_transport != ES_POLLING) {
+		eio_error(c, EIO_ERR_REQUEST, origin);
+		return;
+	}
+	if (req->hr_method == HTTP_METHOD_GET)
+		es_poll_get(es, c, origin);
+	else if (req->hr_method == HTTP_METHOD_POST)
+		es_poll_post(es, c, req, body, len, origin);
+	else {
+		/* As the Node server: 500, and the session goes on. */
+		eio_answer(c, 500, NULL, origin, NULL, 0, conn_keepalive(c));
+	}
+}
+
+/* A handshake: a new session, on polling or straight on websocket. */
+static void
+eio_request_new(struct eio_server *srv, struct conn *c,
+    const struct http_request *req, const struct eio_query *q, int upgrade,
+    int websocket, const struct http_header *origin)
+{
+	struct eio_session	*es;
+	struct evbuffer		*b;
+	const char		*wsextra;
+	char			 cors[320];
+	char			 cookie[SESSION_SET_COOKIE_MAX];
+	char			 extra[sizeof(cors) + sizeof(cookie)];
+	int			 status;
+
 	if (req->hr_method != HTTP_METHOD_GET) {
 		eio_fail(c, EIO_ERR_METHOD, origin, upgrade);
 		return;
@@ -1482,7 +1465,7 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 		eio_error(c, EIO_ERR_REQUEST, origin);
 		return;
 	}
-	if (!eio_query_is(q.eq_eio, q.eq_eiolen, "4")) {
+	if (!eio_query_is(q->eq_eio, q->eq_eiolen, "4")) {
 		eio_fail(c, EIO_ERR_VERSION, origin, upgrade);
 		return;
 	}
@@ -1521,4 +1504,56 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 	http_response(conn_output(c), 200, "text/plain; charset=UTF-8", extra,
 	    evbuffer_pullup(b, -1), evbuffer_get_length(b), conn_keepalive(c));
 	evbuffer_free(b);
+}
+
+void
+eio_request(struct eio_server *srv, struct conn *c, const struct http_request *req,
+    const char *body, size_t len)
+{
+	const struct http_header	*origin;
+	struct eio_session		*es;
+	struct eio_query		 q;
+	int				 upgrade, websocket;
+
+	/* A POST whose body was being read is in: its session forgets it. */
+	if ((es = conn_watcher(c, &es_post_proto)) != NULL) {
+		es->es_post = NULL;
+		conn_unhold(c);
+	}
+
+	upgrade = req->hr_upgrade && http_header_has_token(req, "Upgrade", "websocket");
+	if (!eio_origin_allowed(srv, req, &origin)) {
+		if (origin == NULL)
+			log_info("%s: request without Origin refused "
+			    "(require_origin)", c->c_peer);
+		else
+			log_info("%s: origin %.*s refused", c->c_peer,
+			    origin->hh_valuelen > EIO_ORIGIN_LOG_MAX ?
+			    EIO_ORIGIN_LOG_MAX : (int)origin->hh_valuelen,
+			    origin->hh_value);
+		if (upgrade)
+			eio_upgrade_error(c, 403, NULL, "Forbidden");
+		else
+			eio_error(c, EIO_ERR_FORBIDDEN, NULL);
+		return;
+	}
+	if (req->hr_method == HTTP_METHOD_OPTIONS) {
+		eio_preflight(c, req, origin);
+		return;
+	}
+	eio_query_parse(req, &q);
+	websocket = eio_query_is(q.eq_transport, q.eq_transportlen, "websocket");
+	if (!websocket && !eio_query_is(q.eq_transport, q.eq_transportlen, "polling")) {
+		eio_fail(c, EIO_ERR_TRANSPORT, origin, upgrade);
+		return;
+	}
+	if (q.eq_sid != NULL && q.eq_sidlen == EIO_SID_LEN &&
+	    memcmp(q.eq_sid, srv->srv_node, EIO_NODE_TAG_LEN) != 0 &&
+	    srv->srv_env.ee_forward != NULL)
+		eio_request_remote(srv, c, req, &q, upgrade, origin, body, len);
+	else if (q.eq_sid != NULL)
+		eio_request_session(srv, c, req, &q, upgrade, websocket, origin,
+		    body, len);
+	else
+		eio_request_new(srv, c, req, &q, upgrade, websocket, origin);
 }
