@@ -44,15 +44,26 @@ static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	conn_process(struct conn *);
 static void	conn_finish(struct conn *);
 
+/*
+ * The timer exists only while it runs: a held long-poll or a websocket
+ * (whose protocols keep their own time) holds no struct event here.
+ */
 static void
 conn_timer_set(struct conn *c, int64_t ms)
 {
 	struct timeval tv;
 
 	if (ms <= 0) {
-		evtimer_del(c->c_timer);
+		if (c->c_timer != NULL) {
+			event_free(c->c_timer);
+			c->c_timer = NULL;
+		}
 		return;
 	}
+	if (c->c_timer == NULL &&
+	    (c->c_timer = evtimer_new(c->c_host->ch_base, conn_timer_cb, c)) ==
+	    NULL)
+		fatalx("conn: cannot create a timer");
 	tv.tv_sec = ms / 1000;
 	tv.tv_usec = (ms % 1000) * 1000;
 	evtimer_add(c->c_timer, &tv);
@@ -130,13 +141,6 @@ conn_new(struct conn_host *h, const struct conn_site *site, int fd,
 	if (c->c_bev == NULL) {
 		log_warnx("%s: cannot create a bufferevent", c->c_peer);
 		close(fd);
-		free(c);
-		return (NULL);
-	}
-	c->c_timer = evtimer_new(h->ch_base, conn_timer_cb, c);
-	if (c->c_timer == NULL) {
-		log_warnx("%s: cannot create a timer", c->c_peer);
-		bufferevent_free(c->c_bev);
 		free(c);
 		return (NULL);
 	}
@@ -374,7 +378,8 @@ conn_close(struct conn *c)
 	log_debug("%s: closed after %zu requests", c->c_peer, c->c_nrequests);
 	stats_gauge_add(conn_state_gauge(c->c_state), -1);
 	TAILQ_REMOVE(&h->ch_conns, c, c_entry);
-	event_free(c->c_timer);
+	if (c->c_timer != NULL)
+		event_free(c->c_timer);
 	if (c->c_bev != NULL) {
 		tls_close_notify(c->c_bev);
 		bufferevent_free(c->c_bev);

@@ -526,6 +526,9 @@ es_connect_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	/* It has done its work: an idle session holds no timer for it. */
+	es_event_free(es->es_connect_timer);
+	es->es_connect_timer = NULL;
 	if (es->es_client != NULL && es->es_client->nc_nsockets == 0)
 		es_shutdown(es, "forced close");
 }
@@ -586,7 +589,7 @@ es_close_cb(evutil_socket_t fd, short what, void *arg)
 		sio_packet_clear(&es->es_pending);
 	event_free(es->es_ping);
 	es_event_free(es->es_upgrade_timer);
-	event_free(es->es_connect_timer);
+	es_event_free(es->es_connect_timer);
 	es_event_free(es->es_close_ev);
 	es_event_free(es->es_drop);
 	es_event_free(es->es_flush_ev);
@@ -614,7 +617,7 @@ es_close(struct eio_session *es, const char *reason, int hard)
 	    STAT_G_EIO_WEBSOCKET, -1);
 	evtimer_del(es->es_ping);
 	es_event_del(es->es_upgrade_timer);
-	evtimer_del(es->es_connect_timer);
+	es_event_del(es->es_connect_timer);
 	es_event_del(es->es_drop);
 	es_event_del(es->es_flush_ev);
 	if (es->es_post != NULL) {
@@ -642,7 +645,7 @@ es_shutdown(struct eio_session *es, const char *reason)
 	}
 	es->es_shutdown = reason;
 	evtimer_del(es->es_ping);
-	evtimer_del(es->es_connect_timer);
+	es_event_del(es->es_connect_timer);
 	es->es_drop_hard = 0;
 	es_timer_ms(es_event(es, &es->es_drop, es_drop_cb), EIO_CLOSE_TIMEOUT_MS);
 }
@@ -662,8 +665,7 @@ es_new(struct eio_server *srv, enum es_transport transport,
 	es->es_transport = transport;
 	TAILQ_INIT(&es->es_queue);
 	es->es_ping = evtimer_new(base, es_ping_cb, es);
-	es->es_connect_timer = evtimer_new(base, es_connect_cb, es);
-	if (es->es_ping == NULL || es->es_connect_timer == NULL)
+	if (es->es_ping == NULL)
 		fatalx("eio: cannot create timers");
 	if (origin != NULL && origin->hh_valuelen <= EIO_ORIGIN_MAX)
 		es->es_origin = xstrndup(origin->hh_value, origin->hh_valuelen);
@@ -671,7 +673,8 @@ es_new(struct eio_server *srv, enum es_transport transport,
 	    es, es->es_sid);
 	eio_insert(srv, es);
 	es_timer_ms(es->es_ping, srv->srv_conf->c_ping_interval);
-	es_timer_ms(es->es_connect_timer, EIO_CONNECT_TIMEOUT_MS);
+	es_timer_ms(es_event(es, &es->es_connect_timer, es_connect_cb),
+	    EIO_CONNECT_TIMEOUT_MS);
 	log_debug("session %s opened (%s)", es->es_sid,
 	    transport == ES_POLLING ? "polling" : "websocket");
 	return (es);
@@ -908,6 +911,12 @@ es_sio_deliver(struct eio_session *es, struct sio_packet *pkt)
 	if (nsp_client_packet(es->es_client, pkt) == -1) {
 		log_info("session %s: invalid socket.io packet: closed", es->es_sid);
 		es_shutdown(es, "parse error");
+		return;
+	}
+	/* A namespace is connected: the connect timeout is moot. */
+	if (es->es_connect_timer != NULL && es->es_client->nc_nsockets > 0) {
+		event_free(es->es_connect_timer);
+		es->es_connect_timer = NULL;
 	}
 }
 

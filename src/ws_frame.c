@@ -38,11 +38,10 @@
 
 /*
  * The reassembly buffer starts at WS_BUF_MIN and doubles as payload
- * arrives.  A buffer grown past WS_BUF_KEEP by a large message is freed
- * once the message has been delivered, so an idle connection holds little.
+ * arrives.  It is freed once its message has been delivered, so a
+ * connection with nothing in flight holds no buffer.
  */
 #define WS_BUF_MIN		256
-#define WS_BUF_KEEP		(64 * 1024)
 
 enum ws_state {
 	WS_ST_HEADER = 0,
@@ -510,8 +509,7 @@ ws_parser_feed(struct ws_parser *p, const void *buf, size_t len,
 	if (p->wp_msg_done) {
 		p->wp_msg_done = 0;
 		p->wp_msg_len = 0;
-		if (p->wp_msg_cap > WS_BUF_KEEP)
-			ws_parser_free(p);
+		ws_parser_free(p);
 	}
 	if (p->wp_state == WS_ST_CLOSED) {
 		*consumed = len;
