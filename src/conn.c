@@ -13,7 +13,10 @@
  */
 #include "config.h"
 
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+
+#include <linux/sockios.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -284,6 +287,43 @@ conn_release(struct conn *c)
 	 * a broadcast, which a new request must not re-enter.
 	 */
 	bufferevent_trigger(c->c_bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+}
+
+ssize_t
+conn_write_direct(struct conn *c, const struct iovec *iov, int n)
+{
+	struct msghdr	mh;
+	ssize_t		r;
+	int		fd;
+
+	/*
+	 * Only a plain socket whose output is empty: anything queued must
+	 * go first, and TLS writes through its own buffers.
+	 */
+	if (c->c_state != CONN_UPGRADED || c->c_bev == NULL ||
+	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) > 0 ||
+	    tls_is(c->c_bev) || (fd = bufferevent_getfd(c->c_bev)) == -1)
+		return (0);
+	memset(&mh, 0, sizeof(mh));
+	mh.msg_iov = (struct iovec *)(uintptr_t)iov;
+	mh.msg_iovlen = (size_t)n;
+	r = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	/* Full, or broken: the output takes it, and its write says which. */
+	if (r == -1)
+		return (0);
+	return (r);
+}
+
+size_t
+conn_kernel_queued(struct conn *c)
+{
+	int fd, n;
+
+	if (c->c_bev == NULL || tls_is(c->c_bev) ||
+	    (fd = bufferevent_getfd(c->c_bev)) == -1 ||
+	    ioctl(fd, SIOCOUTQ, &n) == -1 || n < 0)
+		return (0);
+	return ((size_t)n);
 }
 
 void

@@ -164,6 +164,15 @@ void	conn_watch(struct conn *, const struct conn_proto *, void *arg);
 void	conn_unhold(struct conn *);
 /* The watcher's argument when proto watches c, else NULL. */
 void	*conn_watcher(const struct conn *, const struct conn_proto *);
+/*
+ * Write iov[0..n) to the socket at once, without the output buffer and
+ * its event, when the connection was taken over, is not TLS and has
+ * nothing queued.  Returns the bytes written (0 when it could not, or the
+ * socket is full); the caller queues the rest with conn_output.
+ */
+ssize_t	conn_write_direct(struct conn *, const struct iovec *, int n);
+/* Bytes the kernel holds unsent for the socket (0 for TLS, or unknown). */
+size_t	conn_kernel_queued(struct conn *);
 /* Hand the connection to another protocol for good (after a 101 response). */
 void	conn_takeover(struct conn *, const struct conn_proto *, void *arg);
 /*

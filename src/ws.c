@@ -3,6 +3,8 @@
  */
 #include "config.h"
 
+#include <sys/uio.h>
+
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -35,6 +37,8 @@
  */
 #define WS_FEED_HIGH		(64 * 1024)
 #define WS_RING_MIN		16		/* first ring allocation */
+/* A message's frames: its text, then a header and the bytes per attachment. */
+#define WS_IOV_MAX		(1 + 2 * SIO_ATTACHMENTS_MAX)
 
 enum ws_state {
 	WS_OPEN,
@@ -465,24 +469,57 @@ ws_msg_unref(const void *data, size_t len, void *arg)
 	nsp_msg_unref(arg);
 }
 
-/* Append msg's frames to out, by reference: the message is shared. */
-static void
-ws_append_msg(struct evbuffer *out, struct nsp_msg *msg)
+/*
+ * msg's frames as an iovec: the text frame, then each attachment's header
+ * and bytes.  Returns the number of pieces (at most WS_IOV_MAX).
+ */
+static int
+ws_msg_iov(struct nsp_msg *msg, struct iovec *iov)
 {
 	struct ws_cache	*wk = ws_cache_get(msg);
 	size_t		 i;
+	int		 n = 0;
 
-	/* The message lives until the last recipient wrote it. */
-	if (evbuffer_add_reference(out, wk->wk_text, wk->wk_text_len,
-	    ws_msg_unref, nsp_msg_ref(msg)) == -1)
-		fatalx("ws: out of memory");
+	if (msg->nm_nattach > SIO_ATTACHMENTS_MAX)
+		fatalx("ws: a message with %zu attachments", msg->nm_nattach);
+	iov[n].iov_base = wk->wk_text;
+	iov[n++].iov_len = wk->wk_text_len;
 	for (i = 0; i < msg->nm_nattach; i++) {
-		if (evbuffer_add(out, wk->wk_hdrs[i], wk->wk_hdr_len[i]) == -1 ||
-		    evbuffer_add_reference(out, msg->nm_attach[i].sa_data,
-		    msg->nm_attach[i].sa_len, ws_msg_unref,
-		    nsp_msg_ref(msg)) == -1)
-			fatalx("ws: out of memory");
+		iov[n].iov_base = wk->wk_hdrs[i];
+		iov[n++].iov_len = wk->wk_hdr_len[i];
+		iov[n].iov_base = msg->nm_attach[i].sa_data;
+		iov[n++].iov_len = msg->nm_attach[i].sa_len;
 	}
+	return (n);
+}
+
+/*
+ * Append msg's frames to out from byte skip on, by reference: the
+ * message is shared, and lives until the last recipient wrote it.
+ */
+static void
+ws_append_msg_from(struct evbuffer *out, struct nsp_msg *msg, size_t skip)
+{
+	struct iovec	iov[WS_IOV_MAX];
+	int		i, n = ws_msg_iov(msg, iov);
+
+	for (i = 0; i < n; i++) {
+		if (skip >= iov[i].iov_len) {
+			skip -= iov[i].iov_len;
+			continue;
+		}
+		if (iov[i].iov_len - skip > 0 && evbuffer_add_reference(out,
+		    (char *)iov[i].iov_base + skip, iov[i].iov_len - skip,
+		    ws_msg_unref, nsp_msg_ref(msg)) == -1)
+			fatalx("ws: out of memory");
+		skip = 0;
+	}
+}
+
+static void
+ws_append_msg(struct evbuffer *out, struct nsp_msg *msg)
+{
+	ws_append_msg_from(out, msg, 0);
 }
 
 int
@@ -493,7 +530,24 @@ ws_send_msg(struct ws_conn *wc, struct nsp_msg *msg)
 	if (wc->wc_state != WS_OPEN || wc->wc_conn == NULL)
 		return (-1);
 	out = conn_output(wc->wc_conn);
-	if (wc->wc_ring_n == 0 && evbuffer_get_length(out) < WS_FEED_HIGH)
+	if (wc->wc_ring_n == 0 && evbuffer_get_length(out) == 0) {
+		struct iovec	iov[WS_IOV_MAX];
+		size_t		total = 0;
+		ssize_t		done;
+		int		i, n;
+
+		/*
+		 * Nothing queued: write now, with no output buffer and no
+		 * write event to arm and disarm; only what the socket does
+		 * not take is queued.
+		 */
+		n = ws_msg_iov(msg, iov);
+		for (i = 0; i < n; i++)
+			total += iov[i].iov_len;
+		done = conn_write_direct(wc->wc_conn, iov, n);
+		if ((size_t)done < total)
+			ws_append_msg_from(out, msg, (size_t)done);
+	} else if (wc->wc_ring_n == 0 && evbuffer_get_length(out) < WS_FEED_HIGH)
 		ws_append_msg(out, msg);
 	else
 		ws_ring_push(wc, msg);
@@ -542,12 +596,22 @@ ws_abort(struct ws_conn *wc)
 size_t
 ws_queued(const struct ws_conn *wc)
 {
+	struct evbuffer	*out;
+	size_t		 n;
+
 	if (wc->wc_conn == NULL)
 		return (0);
 	/*
 	 * What the output holds, and what waits: the messages' bytes (shared
 	 * with other recipients, counted whole all the same) and the ring.
+	 * Messages go straight to the socket while it takes them, so once
+	 * they back up here the kernel's unsent bytes count too: a reader
+	 * that stopped reading costs its send buffer as well.
 	 */
-	return (evbuffer_get_length(conn_output(wc->wc_conn)) +
-	    wc->wc_ring_bytes + wc->wc_ring_cap * sizeof(*wc->wc_ring));
+	out = conn_output(wc->wc_conn);
+	n = evbuffer_get_length(out) + wc->wc_ring_bytes +
+	    wc->wc_ring_cap * sizeof(*wc->wc_ring);
+	if (n > 0)
+		n += conn_kernel_queued(wc->wc_conn);
+	return (n);
 }

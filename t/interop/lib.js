@@ -633,6 +633,16 @@ async function rawSio(nsp = NSP_ECHO, opts = {}) {
   }
 }
 
+// Waits for the echo component's "hello" after a rawSio connect (it may come in
+// its own read, after the CONNECT answer) and forgets everything received so far.
+async function rawHello(ws, nsp = NSP_ECHO) {
+  for (;;) {
+    const m = await ws.next();
+    if (typeof m === "string" && m.startsWith(`42${nsp},["hello"`)) break;
+  }
+  ws.inbox.length = 0;
+}
+
 // ---- health check -------------------------------------------------------------------
 
 // A fresh client still works: connects (websocket and polling), gets hello and an
@@ -658,6 +668,6 @@ module.exports = {
   newCookie, authHeaders, cookieSecret,
   once, collect, record, until, within, ack, ackInto,
   clientOptions, connect, waitForUpgrade, transportName, closeAll,
-  request, eioPath, pollingHandshake, limits, RawPolling, RawWs, rawEio, rawSio,
+  request, eioPath, pollingHandshake, limits, RawPolling, RawWs, rawEio, rawSio, rawHello,
   assertHealthy,
 };

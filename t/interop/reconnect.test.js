@@ -43,7 +43,7 @@ describe("reconnection after drop", { concurrency: true }, () => {
 
   it("raw websocket, soft drop: a close frame and no Socket.IO DISCONNECT", async (t) => {
     const { ws } = await L.rawSio(L.NSP_ECHO);
-    ws.inbox.length = 0; // hello
+    await L.rawHello(ws);
     ws.send(`42${L.NSP_ECHO},["drop"]`);
     const { closeFrame, messages } = await ws.closed();
     t.diagnostic(`close frame ${JSON.stringify(closeFrame)}, messages ${JSON.stringify(messages)}`);
@@ -53,7 +53,7 @@ describe("reconnection after drop", { concurrency: true }, () => {
 
   it("raw websocket, hard drop: TCP closed without a close frame", async () => {
     const { ws } = await L.rawSio(L.NSP_ECHO);
-    ws.inbox.length = 0;
+    await L.rawHello(ws);
     ws.send(`42${L.NSP_ECHO},["drop","hard"]`);
     const { closeFrame, messages } = await ws.closed();
     assert.equal(closeFrame, null, "no close frame");
