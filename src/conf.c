@@ -31,6 +31,7 @@
 #include "util.h"
 #include "http.h"
 #include "log.h"
+#include "session_cache.h"
 #include "xmalloc.h"
 
 #define CONF_ARGS_MAX		16	/* words on one line */
@@ -254,6 +255,9 @@ static const struct conf_directive conf_directives[] = {
 	    MS_SECOND, 400 * 24 * MS_HOUR, "24h"),
 	{ .cd_name = "session_create", .cd_type = CONF_T_BOOL,
 	  CONF_FIELD(c_session_create), .cd_default = "no" },
+	/* Client-side caching of the hashes read (session_cache.h). */
+	CONF_ROW("session_cache_size", CONF_T_COUNT, c_session_cache_size,
+	    0, SESSION_CACHE_MAX, "4096"),
 	{ .cd_name = "node_id", .cd_type = CONF_T_STRING, CONF_FIELD(c_node_id),
 	  .cd_check = conf_check_token },
 

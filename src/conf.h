@@ -123,6 +123,7 @@ struct conf {
 	int64_t			 c_cookie_max_age;	/* ms; 0: a browser-session cookie */
 	int64_t			 c_session_max_age;	/* ms of sliding expiry */
 	int			 c_session_create;	/* make sessions for cookieless clients */
+	size_t			 c_session_cache_size;	/* hashes cached per worker; 0: none */
 	char			*c_node_id;	/* NULL: random at start */
 
 	/* TLS (tls.h). */

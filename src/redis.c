@@ -28,6 +28,14 @@
  * Each round of questions starts with the sentinel after the one that
  * answered last, so a sentinel that lags behind is not asked forever.
  *
+ * Client-side caching (redis_track) ties the two connections together:
+ * the tracking of the command connection redirects to the pub/sub
+ * connection by its id, and neither survives the other's reconnection.
+ * Every change of either connection's state therefore turns the tracking
+ * off (the cache is flushed) until CLIENT TRACKING, sent again with the
+ * current id, is confirmed.  A generation number tells a late answer to
+ * an older CLIENT TRACKING from the answer to the current one.
+ *
  * The sentinel that answered is also listened to: its +switch-master
  * message moves the connections at once, which matters when the old
  * master lives on (a failover asked for, a partition) and would take
@@ -74,6 +82,14 @@ enum redis_state {
 	REDIS_UP
 };
 
+/* Client-side caching, from the caller's point of view (redis_track). */
+enum redis_track_state {
+	REDIS_TRACKING_OFF = 0,	/* not asked for in this generation */
+	REDIS_TRACKING_SENT,	/* CLIENT TRACKING ON sent, not yet answered */
+	REDIS_TRACKING_ON,
+	REDIS_TRACKING_REFUSED	/* until the next reset */
+};
+
 struct redis_cmd {
 	TAILQ_ENTRY(redis_cmd)	 rc_entry;	/* in flight, or failed */
 	struct redis		*rc_redis;
@@ -95,6 +111,7 @@ struct redis_conn {
 	int			 cn_logged;	/* this outage has been logged */
 	int			 cn_waiting;	/* for the sentinels to name the master */
 	unsigned int		 cn_gen;	/* r_master_gen it connected to */
+	long long		 cn_id;		/* CLIENT ID (pub/sub, tracking); 0: unknown */
 	struct event		*cn_retry;
 	struct event		*cn_timer;	/* connect or oldest command */
 	struct redis_cmds	 cn_inflight;
@@ -177,6 +194,17 @@ struct redis {
 	redis_message_fn	*r_msg_fn;
 	redis_state_fn		*r_state_fn;
 	void			*r_handler_arg;
+	redis_track_fn		*r_track_fn;	/* NULL: no client-side caching */
+	void			*r_track_arg;
+	enum redis_track_state	 r_track_state;
+	unsigned int		 r_track_gen;	/* changes at every reset */
+	int			 r_track_logged; /* a refusal was logged */
+};
+
+/* An answer awaited to CLIENT TRACKING ON, sent in generation trq_gen. */
+struct redis_track_req {
+	struct redis		*trq_redis;
+	unsigned int		 trq_gen;
 };
 
 static void	redis_conn_start(struct redis_conn *);
@@ -184,6 +212,8 @@ static void	redis_pattern_send(struct redis *, const char *);
 static void	redis_sentinel_ask(struct redis *);
 static void	redis_conn_lost(struct redis_conn *, const char *, int);
 static void	redis_channel_send(struct redis *, struct redis_channel *, int);
+static void	redis_track_reset(struct redis *);
+static void	redis_track_try(struct redis *);
 
 static const char *
 redis_conn_name(const struct redis_conn *cn)
@@ -316,6 +346,8 @@ redis_conn_up(struct redis_conn *cn)
 	log_info("%s: connected to %s", redis_conn_name(cn), r->r_addr);
 	if (!cn->cn_pubsub)
 		stats_gauge_set(STAT_G_REDIS_UP, 1);
+	/* A new connection has no tracking, or a new id to redirect to. */
+	redis_track_reset(r);
 	if (cn->cn_pubsub) {
 		for (i = 0; i < r->r_npatterns; i++)
 			redis_pattern_send(r, r->r_patterns[i]);
@@ -323,8 +355,11 @@ redis_conn_up(struct redis_conn *cn)
 			for (ch = r->r_channels[i]; ch != NULL; ch = ch->ch_next)
 				if (ch->ch_refs > 0)
 					redis_channel_send(r, ch, 1);
-	} else if (r->r_state_fn != NULL)
-		r->r_state_fn(r->r_handler_arg, 1);
+	} else {
+		redis_track_try(r);
+		if (r->r_state_fn != NULL)
+			r->r_state_fn(r->r_handler_arg, 1);
+	}
 }
 
 /*
@@ -349,7 +384,9 @@ redis_conn_lost(struct redis_conn *cn, const char *why, int free_ac)
 		ac->data = NULL;	/* its late callbacks are not ours */
 	cn->cn_state = REDIS_DOWN;
 	cn->cn_waiting = 0;
+	cn->cn_id = 0;
 	snprintf(cn->cn_err, sizeof(cn->cn_err), "%s", why);
+	redis_track_reset(r);
 	/* Ask the sentinels again, unless they named another master since. */
 	if (r->r_sent.se_n > 0 && cn->cn_gen == r->r_sent.se_gen)
 		r->r_sent.se_known = 0;
@@ -433,6 +470,30 @@ redis_hello_cb(redisAsyncContext *ac, void *reply, void *privdata)
 		redis_conn_up(cn);
 }
 
+/*
+ * The pub/sub connection's CLIENT ID, for the tracking's redirection.
+ * A server without CLIENT ID (before 5.0) has no tracking either: the
+ * connection goes on without it.
+ */
+static void
+redis_id_cb(redisAsyncContext *ac, void *reply, void *privdata)
+{
+	struct redis_conn	*cn = privdata;
+	redisReply		*rep = reply;
+
+	if (ac->data != cn)
+		return;
+	if (rep == NULL) {
+		redis_conn_lost(cn, ac->err ? ac->errstr : "connection lost",
+		    REDIS_FREE_NOT);
+		return;
+	}
+	cn->cn_id = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0 ?
+	    rep->integer : 0;
+	if (--cn->cn_hello == 0)
+		redis_conn_up(cn);
+}
+
 static void
 redis_connect_cb(const redisAsyncContext *cac, int status)
 {
@@ -466,6 +527,12 @@ redis_connect_cb(const redisAsyncContext *cac, int status)
 			goto bad;
 		cn->cn_hello++;
 	}
+	/* Asked before anything puts the connection in subscribe mode. */
+	if (cn->cn_pubsub && r->r_track_fn != NULL) {
+		if (redisAsyncCommand(ac, redis_id_cb, cn, "CLIENT ID") != REDIS_OK)
+			goto bad;
+		cn->cn_hello++;
+	}
 	/* The sentinels' answer may be old news: is it the master? */
 	if (r->r_sent.se_n > 0) {
 		if (redisAsyncCommand(ac, redis_hello_cb, cn, "ROLE") != REDIS_OK)
@@ -477,7 +544,7 @@ redis_connect_cb(const redisAsyncContext *cac, int status)
 	return;
  bad:
 	redis_conn_lost(cn, ac->errstr[0] != '\0' ? ac->errstr :
-	    "cannot send AUTH/SELECT/ROLE", REDIS_FREE_LATER);
+	    "cannot send AUTH/SELECT/CLIENT ID/ROLE", REDIS_FREE_LATER);
 }
 
 static void
@@ -491,6 +558,26 @@ redis_disconnect_cb(const redisAsyncContext *cac, int status)
 		return;
 	redis_conn_lost(cn, ac->err ? ac->errstr : "closed by the server",
 	    REDIS_FREE_NOT);
+}
+
+/*
+ * The pub/sub connection's reads first (redis.h, redis_track): libevent
+ * runs the active events of the highest priority before any other.
+ * Only hiredis 0.14's libevent adapter is known here.
+ */
+static void
+redis_conn_prioritize(redisAsyncContext *ac, struct event_base *base)
+{
+#if HIREDIS_MAJOR == 0
+	redisLibeventEvents *e = ac->ev.data;
+
+	if (event_base_get_npriorities(base) > 1 &&
+	    event_priority_set(e->rev, 0) == -1)
+		log_warnx("redis pub/sub: cannot raise the priority of its reads");
+#else
+	(void)ac;
+	(void)base;
+#endif
 }
 
 static void
@@ -526,6 +613,8 @@ redis_conn_start(struct redis_conn *cn)
 	ac->data = cn;
 	if (redisLibeventAttach(ac, r->r_base) != REDIS_OK)
 		fatalx("redis: cannot attach to the event loop");
+	if (cn->cn_pubsub)
+		redis_conn_prioritize(ac, r->r_base);
 	redisAsyncSetConnectCallback(ac, redis_connect_cb);
 	redisAsyncSetDisconnectCallback(ac, redis_disconnect_cb);
 	cn->cn_ac = ac;
@@ -964,6 +1053,7 @@ redis_free(struct redis *r)
 		return;
 	r->r_state_fn = NULL;
 	r->r_msg_fn = NULL;
+	r->r_track_fn = NULL;
 	redis_conn_free(&r->r_cmd);
 	redis_conn_free(&r->r_sub);
 	redis_sentinel_free(r);
@@ -1177,6 +1267,39 @@ redis_channel_drop(struct redis *r, const char *name)
 	free(ch);
 }
 
+/*
+ * An invalidation pushed to the pub/sub connection: the keys that
+ * changed, or nil for all of them.
+ */
+static void
+redis_track_message(struct redis *r, const redisReply *msg)
+{
+	size_t i;
+
+	if (msg->type == REDIS_REPLY_NIL) {
+		r->r_track_fn(r->r_track_arg, REDIS_TRACK_FLUSH, NULL, 0);
+		return;
+	}
+	if (msg->type == REDIS_REPLY_STRING) {
+		r->r_track_fn(r->r_track_arg, REDIS_TRACK_KEY, msg->str,
+		    (size_t)msg->len);
+		return;
+	}
+	if (msg->type != REDIS_REPLY_ARRAY) {
+		/* Not understood: what could it have meant?  Anything. */
+		r->r_track_fn(r->r_track_arg, REDIS_TRACK_FLUSH, NULL, 0);
+		return;
+	}
+	for (i = 0; i < msg->elements; i++) {
+		if (msg->element[i]->type != REDIS_REPLY_STRING) {
+			r->r_track_fn(r->r_track_arg, REDIS_TRACK_FLUSH, NULL, 0);
+			return;
+		}
+		r->r_track_fn(r->r_track_arg, REDIS_TRACK_KEY,
+		    msg->element[i]->str, (size_t)msg->element[i]->len);
+	}
+}
+
 static void
 redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -1199,6 +1322,11 @@ redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
 		return;
 	kind = rep->element[0];
 	chan = rep->element[1];
+	if (strcmp(kind->str, "message") == 0 && r->r_track_fn != NULL &&
+	    strcmp(chan->str, REDIS_TRACK_CHANNEL) == 0) {
+		redis_track_message(r, rep->element[2]);
+		return;
+	}
 	if (strcmp(kind->str, "message") == 0) {
 		if (rep->element[2]->type == REDIS_REPLY_STRING && r->r_msg_fn != NULL)
 			r->r_msg_fn(r->r_handler_arg, chan->str, (size_t)chan->len,
@@ -1222,6 +1350,7 @@ redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
 			redis_channel_wake(ch);
 		}
 		free(name);
+		redis_track_try(r);
 		return;
 	}
 	if (strcmp(kind->str, "unsubscribe") != 0)
@@ -1344,4 +1473,99 @@ redis_subscribe_wait(struct redis *r, const char *channel, void (*fn)(void *),
 	w->rw_next = ch->ch_waiters;
 	ch->ch_waiters = w;
 	return (1);
+}
+
+/*
+ * Client-side caching.
+ */
+
+/* Whatever the tracking was, it is off until confirmed again. */
+static void
+redis_track_reset(struct redis *r)
+{
+	if (r->r_track_fn == NULL)
+		return;
+	r->r_track_gen++;
+	r->r_track_state = REDIS_TRACKING_OFF;
+	r->r_track_fn(r->r_track_arg, REDIS_TRACK_OFF, NULL, 0);
+}
+
+static void
+redis_track_cb(void *arg, struct redisReply *reply, const char *err)
+{
+	struct redis_track_req	*trq = arg;
+	struct redis		*r = trq->trq_redis;
+	int			 current;
+
+	current = trq->trq_gen == r->r_track_gen &&
+	    r->r_track_state == REDIS_TRACKING_SENT;
+	free(trq);
+	if (!current || r->r_track_fn == NULL)
+		return;
+	if (err != NULL) {
+		/* The connection is lost: its reset comes with it. */
+		r->r_track_state = REDIS_TRACKING_OFF;
+		return;
+	}
+	if (reply->type == REDIS_REPLY_STATUS && strcmp(reply->str, "OK") == 0) {
+		r->r_track_state = REDIS_TRACKING_ON;
+		log_debug("redis: client-side caching on (redirect to %lld)",
+		    r->r_sub.cn_id);
+		r->r_track_fn(r->r_track_arg, REDIS_TRACK_ON, NULL, 0);
+		return;
+	}
+	r->r_track_state = REDIS_TRACKING_REFUSED;
+	if (!r->r_track_logged)
+		log_warnx("redis: no client-side caching: CLIENT TRACKING: %s",
+		    reply->type == REDIS_REPLY_ERROR ? reply->str :
+		    "unexpected answer");
+	r->r_track_logged = 1;
+}
+
+/* Ask for the tracking when both connections are ready for it. */
+static void
+redis_track_try(struct redis *r)
+{
+	struct redis_channel	*ch;
+	struct redis_track_req	*trq;
+	const char		*argv[6];
+	size_t			 argvlen[6];
+	char			 id[32];
+	int			 i;
+
+	if (r->r_track_fn == NULL || r->r_track_state != REDIS_TRACKING_OFF ||
+	    r->r_cmd.cn_state != REDIS_UP || r->r_sub.cn_state != REDIS_UP ||
+	    r->r_sub.cn_id <= 0)
+		return;
+	ch = *redis_channel_slot(r, REDIS_TRACK_CHANNEL);
+	if (ch == NULL || !ch->ch_confirmed)
+		return;
+	snprintf(id, sizeof(id), "%lld", r->r_sub.cn_id);
+	argv[0] = "CLIENT";
+	argv[1] = "TRACKING";
+	argv[2] = "ON";
+	argv[3] = "REDIRECT";
+	argv[4] = id;
+	argv[5] = "NOLOOP";
+	for (i = 0; i < 6; i++)
+		argvlen[i] = strlen(argv[i]);
+	trq = xcalloc(1, sizeof(*trq));
+	trq->trq_redis = r;
+	trq->trq_gen = r->r_track_gen;
+	r->r_track_state = REDIS_TRACKING_SENT;
+	redis_command(r, redis_track_cb, trq, 6, argv, argvlen);
+}
+
+void
+redis_track(struct redis *r, redis_track_fn *fn, void *arg)
+{
+	if (fn == NULL) {
+		r->r_track_fn = NULL;	/* the caller is going away */
+		return;
+	}
+	if (r->r_track_fn != NULL || r->r_sub.cn_state != REDIS_DOWN)
+		fatalx("redis_track: called twice or too late");
+	r->r_track_fn = fn;
+	r->r_track_arg = arg;
+	redis_subscribe(r, REDIS_TRACK_CHANNEL);
 }

@@ -79,4 +79,41 @@ void		 redis_psubscribe(struct redis *, const char *pattern);
 int		 redis_subscribe_wait(struct redis *, const char *channel,
 		    void (*fn)(void *), void *arg);
 
+/*
+ * Server-assisted client-side caching (Redis 6 and later, RESP2).  The
+ * pub/sub connection tells its CLIENT ID and subscribes to
+ * REDIS_TRACK_CHANNEL; once that is confirmed, the command connection
+ * sends CLIENT TRACKING ON REDIRECT <that id> NOLOOP, so Redis tells the
+ * pub/sub connection of every change to a key the command connection
+ * has read, except the changes made by the command connection itself
+ * (NOLOOP: the caller accounts for its own writes).
+ *
+ * fn hears REDIS_TRACK_ON when the tracking is confirmed: from then on,
+ * a key read is reported when it changes.  REDIS_TRACK_OFF comes
+ * whenever that stops being true or is not yet true again (either
+ * connection lost or made again, the master moved): the caller forgets
+ * everything it read and trusts nothing until the next REDIS_TRACK_ON.
+ * REDIS_TRACK_KEY names one changed key (valid during the call);
+ * REDIS_TRACK_FLUSH means every key (FLUSHALL, FLUSHDB).  A server that
+ * refuses CLIENT TRACKING is logged once and stays off.
+ *
+ * fn NULL stops the calls (the caller is going away).
+ * Call once, before the event loop runs (the pub/sub connection must
+ * ask for its id before it subscribes to anything).  The read event of
+ * the pub/sub connection gets the base's highest priority, when the base
+ * has more than one (event_base_priority_init): an invalidation that
+ * arrives together with a client's request is then handled first.
+ */
+#define REDIS_TRACK_CHANNEL	"__redis__:invalidate"
+
+enum redis_track_event {
+	REDIS_TRACK_ON,
+	REDIS_TRACK_OFF,
+	REDIS_TRACK_KEY,
+	REDIS_TRACK_FLUSH
+};
+typedef void	redis_track_fn(void *arg, enum redis_track_event,
+		    const char *key, size_t keylen);
+void		 redis_track(struct redis *, redis_track_fn *, void *arg);
+
 #endif

@@ -12,6 +12,14 @@
  * two events on different workers that change different keys of one
  * session both survive; on the same key the later save wins, and a value
  * is always written whole.
+ *
+ * With session_cache_size, the hashes read are kept in the worker's
+ * cache (session_cache.h) as long as Redis's client-side caching says
+ * they did not change: a load then costs no round trip, and still sees
+ * every save made before it, here or elsewhere.  A CONNECT always reads
+ * Redis, so RAIN's rule (the global session must exist) is checked
+ * against Redis itself.  The worker's own saves are not reported back to
+ * it (NOLOOP): each save invalidates its keys when it is sent.
  */
 #include "config.h"
 
@@ -34,6 +42,7 @@
 #include "nsp.h"
 #include "redis.h"
 #include "session.h"
+#include "session_cache.h"
 #include "stats.h"
 #include "util.h"
 #include "xmalloc.h"
@@ -104,6 +113,7 @@ static void	session_save_cb(void *, struct redisReply *, const char *);
 struct session_part {
 	struct session_req	*sp_req;
 	int			 sp_global;
+	uint64_t		 sp_ticket;	/* session_cache_reading; 0: not kept */
 };
 
 struct session_req {
@@ -129,6 +139,7 @@ struct session_store {
 	size_t			 st_secretlen;
 	char			 st_sha[SESSION_SHA_HEX + 1];
 	LIST_HEAD(, session_req) st_reqs;
+	struct session_cache	*st_cache;	/* NULL: session_cache_size 0 */
 };
 
 /*
@@ -233,16 +244,20 @@ session_state_free(struct session_state *ss)
 	free(ss);
 }
 
-int
-session_state_load(struct session_state *ss, int global,
-    const struct redisReply *reply, const char **why)
+/*
+ * The fields of an HGETALL reply, pointing into it (*out is new, freed
+ * by the caller); -1 with why if it is not one.
+ */
+static int
+session_reply_fields(const struct redisReply *reply, struct session_field **out,
+    size_t *n, const char **why)
 {
-	struct session_map	*sm = &ss->ss_maps[session_which(global)];
-	struct session_entry	*se;
+	struct session_field	*f;
 	const redisReply	*k, *v;
 	size_t			 i;
 
-	session_map_clear(sm);
+	*out = NULL;
+	*n = 0;
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2 != 0) {
 		*why = reply->type == REDIS_REPLY_ERROR ? reply->str :
 		    "unexpected reply to HGETALL";
@@ -252,23 +267,58 @@ session_state_load(struct session_state *ss, int global,
 		*why = "session too large";
 		return (-1);
 	}
+	f = xcalloc(reply->elements / 2 + 1, sizeof(*f));
 	for (i = 0; i < reply->elements; i += 2) {
 		k = reply->element[i];
 		v = reply->element[i + 1];
 		if (k->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING) {
 			*why = "unexpected reply to HGETALL";
-			session_map_clear(sm);
+			free(f);
 			return (-1);
 		}
-		/* A key with a NUL cannot be named by a handler: skip it. */
-		if (memchr(k->str, '\0', (size_t)k->len) != NULL)
-			continue;
-		se = session_map_add(sm, k->str, (size_t)k->len);
-		se->se_json = xmalloc((size_t)v->len + 1);
-		memcpy(se->se_json, v->str, (size_t)v->len);
-		se->se_json[v->len] = '\0';
-		se->se_len = (size_t)v->len;
+		f[i / 2].sf_key = k->str;
+		f[i / 2].sf_keylen = (size_t)k->len;
+		f[i / 2].sf_val = v->str;
+		f[i / 2].sf_vallen = (size_t)v->len;
 	}
+	*out = f;
+	*n = reply->elements / 2;
+	return (0);
+}
+
+void
+session_state_fill(struct session_state *ss, int global,
+    const struct session_field *f, size_t n)
+{
+	struct session_map	*sm = &ss->ss_maps[session_which(global)];
+	struct session_entry	*se;
+	size_t			 i;
+
+	session_map_clear(sm);
+	for (i = 0; i < n; i++) {
+		/* A key with a NUL cannot be named by a handler: skip it. */
+		if (memchr(f[i].sf_key, '\0', f[i].sf_keylen) != NULL)
+			continue;
+		se = session_map_add(sm, f[i].sf_key, f[i].sf_keylen);
+		se->se_json = xmalloc(f[i].sf_vallen + 1);
+		memcpy(se->se_json, f[i].sf_val, f[i].sf_vallen);
+		se->se_json[f[i].sf_vallen] = '\0';
+		se->se_len = f[i].sf_vallen;
+	}
+}
+
+int
+session_state_load(struct session_state *ss, int global,
+    const struct redisReply *reply, const char **why)
+{
+	struct session_field	*f;
+	size_t			 n;
+
+	session_map_clear(&ss->ss_maps[session_which(global)]);
+	if (session_reply_fields(reply, &f, &n, why) == -1)
+		return (-1);
+	session_state_fill(ss, global, f, n);
+	free(f);
 	return (0);
 }
 
@@ -558,22 +608,39 @@ session_req_done(struct session_req *sr)
 	free(err);
 }
 
+static const char *
+session_state_key(const struct session_state *ss, int global)
+{
+	return (ss->ss_keys[session_which(global)]);
+}
+
 static void
 session_load_cb(void *arg, struct redisReply *reply, const char *err)
 {
 	struct session_part	*sp = arg;
 	struct session_req	*sr = sp->sp_req;
+	struct session_state	*ss = sr->sr_state;
+	struct session_cache	*cache;
+	struct session_field	*f;
 	const char		*why;
+	size_t			 n;
 
-	if (sr->sr_state != NULL) {
-		if (sp->sp_global && err == NULL &&
-		    reply->type == REDIS_REPLY_ARRAY)
-			sr->sr_state->ss_global_missing = reply->elements == 0;
+	if (ss != NULL) {
 		if (err != NULL)
 			session_req_error(sr, err);
-		else if (session_state_load(sr->sr_state, sp->sp_global, reply,
-		    &why) == -1)
+		else if (session_reply_fields(reply, &f, &n, &why) == -1) {
+			session_map_clear(&ss->ss_maps[session_which(sp->sp_global)]);
 			session_req_error(sr, why);
+		} else {
+			if (sp->sp_global)
+				ss->ss_global_missing = n == 0;
+			session_state_fill(ss, sp->sp_global, f, n);
+			cache = sr->sr_store != NULL ? sr->sr_store->st_cache : NULL;
+			if (cache != NULL)
+				session_cache_put(cache, session_state_key(ss,
+				    sp->sp_global), sp->sp_ticket, f, n);
+			free(f);
+		}
 	}
 	if (--sr->sr_pending == 0)
 		session_req_done(sr);
@@ -583,8 +650,23 @@ static void
 session_save_send(struct session_req *sr)
 {
 	struct session_store	*st = sr->sr_store;
+	struct session_state	*ss = sr->sr_state;
 	struct session_args	 sa;
 
+	/*
+	 * Redis does not tell this worker of its own writes (NOLOOP): a
+	 * read sent before this write must not be kept, and the next one
+	 * reads what it wrote.  Again for the EVAL retry: reads may have
+	 * been sent since the EVALSHA.
+	 */
+	if (st->st_cache != NULL) {
+		session_cache_invalidate(st->st_cache, ss->ss_keys[SESSION_GLOBAL],
+		    strlen(ss->ss_keys[SESSION_GLOBAL]));
+		if (ss->ss_keys[SESSION_COMPONENT] != NULL)
+			session_cache_invalidate(st->st_cache,
+			    ss->ss_keys[SESSION_COMPONENT],
+			    strlen(ss->ss_keys[SESSION_COMPONENT]));
+	}
 	if (sr->sr_eval)
 		session_save_args(sr->sr_state, "EVAL", session_lua,
 		    st->st_conf->c_session_max_age, &sa);
@@ -654,9 +736,11 @@ session_load(void *arg, struct nsp_socket *s, struct nsp_job *job)
 	struct session_store	*st = arg;
 	struct session_state	*ss = s->ns_session;
 	struct session_req	*sr;
+	const struct session_field *f;
 	const char		*argv[2];
-	size_t			 argvlen[2];
-	int			 i, n;
+	size_t			 argvlen[2], nf;
+	int64_t			 started = monotonic_us();
+	int			 i, n, global, connecting, misses = 0, miss[2];
 
 	if (ss == NULL) {
 		nsp_stage_done(job, SESSION_ERR_UNAVAILABLE ": no session");
@@ -665,17 +749,46 @@ session_load(void *arg, struct nsp_socket *s, struct nsp_job *job)
 	session_state_clear(ss);
 	/*
 	 * A component without useSession has only the global session: one
-	 * HGETALL.  Otherwise both are sent at once: one round trip.
+	 * HGETALL.  Otherwise both are sent at once: one round trip.  What
+	 * the cache holds needs none; a CONNECT always asks Redis.
 	 */
 	n = ss->ss_keys[SESSION_COMPONENT] != NULL ? 2 : 1;
-	sr = session_req_new(st, ss, job, n);
-	sr->sr_connect = nsp_job_connecting(job);
+	connecting = nsp_job_connecting(job);
+	for (i = 0; i < n; i++) {
+		global = i == 0;	/* as sr_parts */
+		miss[i] = 1;
+		if (st->st_cache == NULL)
+			continue;
+		if (!connecting && session_cache_get(st->st_cache,
+		    session_state_key(ss, global), &f, &nf)) {
+			session_state_fill(ss, global, f, nf);
+			if (global)
+				ss->ss_global_missing = nf == 0;
+			stats_inc(STAT_SESSION_CACHE_HITS);
+			miss[i] = 0;
+			continue;
+		}
+		stats_inc(STAT_SESSION_CACHE_MISSES);
+	}
+	for (i = 0; i < n; i++)
+		misses += miss[i];
+	if (misses == 0) {
+		stats_observe(STAT_H_SESSION_LOAD, monotonic_us() - started);
+		nsp_stage_done(job, NULL);
+		return;
+	}
+	sr = session_req_new(st, ss, job, misses);
+	sr->sr_connect = connecting;
 	argv[0] = "HGETALL";
 	argvlen[0] = strlen(argv[0]);
 	for (i = 0; i < n; i++) {
-		argv[1] = ss->ss_keys[sr->sr_parts[i].sp_global ? SESSION_GLOBAL :
-		    SESSION_COMPONENT];
+		if (!miss[i])
+			continue;
+		argv[1] = session_state_key(ss, sr->sr_parts[i].sp_global);
 		argvlen[1] = strlen(argv[1]);
+		if (st->st_cache != NULL)
+			sr->sr_parts[i].sp_ticket = session_cache_reading(st->st_cache,
+			    argv[1]);
 		redis_command(st->st_redis, session_load_cb, &sr->sr_parts[i], 2,
 		    argv, argvlen);
 	}
@@ -761,6 +874,29 @@ session_free_socket(void *arg, struct nsp_socket *s)
 	s->ns_session = NULL;
 }
 
+/* What Redis's client-side caching says (redis_track). */
+static void
+session_track(void *arg, enum redis_track_event ev, const char *key,
+    size_t keylen)
+{
+	struct session_store *st = arg;
+
+	switch (ev) {
+	case REDIS_TRACK_ON:
+		session_cache_trust(st->st_cache, 1);
+		break;
+	case REDIS_TRACK_OFF:
+		session_cache_trust(st->st_cache, 0);
+		break;
+	case REDIS_TRACK_KEY:
+		session_cache_invalidate(st->st_cache, key, keylen);
+		break;
+	case REDIS_TRACK_FLUSH:
+		session_cache_flush(st->st_cache);
+		break;
+	}
+}
+
 static const struct nsp_store_ops session_ops = {
 	.so_authorize = session_authorize,
 	.so_load = session_load,
@@ -794,6 +930,10 @@ session_store_new(struct event_base *base, const struct conf *conf,
 	SHA1((const unsigned char *)session_lua, strlen(session_lua), md);
 	for (i = 0; i < SHA_DIGEST_LENGTH; i++)
 		snprintf(st->st_sha + 2 * i, 3, "%02x", md[i]);
+	if (conf->c_session_cache_size > 0) {
+		st->st_cache = session_cache_new(conf->c_session_cache_size);
+		redis_track(redis, session_track, st);
+	}
 	nsp_registry_set_store(reg, &session_ops, st);
 	return (st);
 }
@@ -812,6 +952,10 @@ session_store_free(struct session_store *st)
 		if (sr->sr_state != NULL)
 			sr->sr_state->ss_req = NULL;
 		sr->sr_state = NULL;
+	}
+	if (st->st_cache != NULL) {
+		redis_track(st->st_redis, NULL, NULL);
+		session_cache_free(st->st_cache);
 	}
 	cookie_secret_free(st->st_secret, st->st_secretlen);
 	free(st);

@@ -7,7 +7,9 @@
  * serves loaded only for the duration of an event: load before the
  * listener (one pipelined round trip: the global hash and the component
  * hash), save after it (one atomic script for the dirty keys only, with
- * the sliding expiry), then the acknowledgement.
+ * the sliding expiry), then the acknowledgement.  With
+ * session_cache_size, a load of hashes the worker has read before and
+ * that did not change since costs no round trip (session_cache.h).
  *
  * Keys: <prefix>s:<sid> (global) and <prefix>s:<sid>:<component id>.
  */
@@ -25,6 +27,7 @@ struct http_request;
 struct nsp_registry;
 struct redis;
 struct redisReply;
+struct session_field;
 struct session_state;
 struct session_store;
 
@@ -79,6 +82,9 @@ struct session_state	*session_state_new(const char *prefix, const char *sid,
 void			 session_state_free(struct session_state *);
 /* Forget what was loaded and changed (after the save, before a load). */
 void			 session_state_clear(struct session_state *);
+/* Take the fields of one hash (from the cache), replacing what it held. */
+void			 session_state_fill(struct session_state *, int global,
+			    const struct session_field *, size_t n);
 /* Take an HGETALL reply for one hash; -1 if it is not one. */
 int			 session_state_load(struct session_state *, int global,
 			    const struct redisReply *, const char **why);

@@ -92,6 +92,10 @@ static const struct {
 	    "Emitter messages dropped as malformed." },
 	[STAT_PUBLISHED] = { "raind_published_total",
 	    "POST /publish messages handed to Redis." },
+	[STAT_SESSION_CACHE_HITS] = { "raind_session_cache_hits_total",
+	    "Session hashes loaded from the worker's cache, without Redis." },
+	[STAT_SESSION_CACHE_MISSES] = { "raind_session_cache_misses_total",
+	    "Session hashes the cache could not answer, read from Redis." },
 };
 
 static struct stats_region	*stats_region;

@@ -39,6 +39,8 @@
 #include "worker.h"
 #include "xmalloc.h"
 
+#define WORKER_PRIORITIES	2	/* 0: Redis invalidations; 1: the rest */
+
 /*
  * The argument of one listener's accept callback: its connections speak
  * TLS when wl_tls is set.  Allocated once per listener for the life of
@@ -541,6 +543,9 @@ worker_main(const struct worker_args *wa)
 	stats_attach(wa->wa_stats, wa->wa_generation, wa->wa_slot);
 	if ((w.w_base = event_base_new()) == NULL)
 		fatalx("cannot create an event base");
+	/* Redis's invalidations before the requests they may concern (redis.h). */
+	if (event_base_priority_init(w.w_base, WORKER_PRIORITIES) == -1)
+		fatalx("cannot set the event priorities");
 	w.w_host.ch_base = w.w_base;
 	w.w_accept_retry = evtimer_new(w.w_base, worker_accept_retry_cb, &w);
 	w.w_stop_timer = evtimer_new(w.w_base, worker_stop_timer_cb, &w);

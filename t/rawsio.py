@@ -69,7 +69,7 @@ class WSClient:
     """One websocket connection to raind's Engine.IO endpoint."""
 
     def __init__(self, port, path=EIO_PATH, origin=None, timeout=10.0,
-                 rcvbuf=None, host="127.0.0.1"):
+                 rcvbuf=None, host="127.0.0.1", extra=""):
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if rcvbuf is not None:
             # Before connect, so that the window the server sees is small.
@@ -79,8 +79,10 @@ class WSClient:
         self.buf = b""
         self.pending = []       # Engine.IO text packets read but not taken
         self.pings = 0
+        # extra: more header lines, each ending with CRLF (a Cookie).
         self.sock.sendall(upgrade_request(path, origin,
-                                          host="%s:%d" % (host, port)))
+                                          host="%s:%d" % (host, port),
+                                          extra=extra))
         head = self._read_head()
         line = head.split(b"\r\n", 1)[0].decode("latin-1")
         self.status = int(line.split(" ")[1])

@@ -1,6 +1,7 @@
 /*
  * test_session.c: a socket's session state, its dirty keys and the
- * arguments of the save script, without Redis.
+ * arguments of the save script, and the worker's session cache, without
+ * Redis.
  */
 #include "config.h"
 
@@ -16,6 +17,7 @@
 #include "nsp.h"
 #include "redis.h"
 #include "session.h"
+#include "session_cache.h"
 
 #define SID		"0123456789abcdef0123456789abcdef"
 #define GKEY		"rain:s:" SID
@@ -242,6 +244,147 @@ Test(session, script_text)
 	cr_assert(strstr(s, "PEXPIRE") != NULL);
 }
 
+/* Two fields for the cache tests. */
+static const struct session_field cache_fields[2] = {
+	{ "a", 1, "1", 1 },
+	{ "b", 1, "\"two\"", 5 }
+};
+
+/* Read key with the ticket of a read sent now, and put the reply. */
+static void
+cache_load(struct session_cache *sc, const char *key)
+{
+	uint64_t t = session_cache_reading(sc, key);
+
+	cr_assert_neq(t, 0);
+	session_cache_put(sc, key, t, cache_fields, 2);
+}
+
+Test(session_cache, untrusted_answers_nothing)
+{
+	struct session_cache		*sc = session_cache_new(8);
+	const struct session_field	*f;
+	size_t				 n;
+
+	cr_assert_eq(session_cache_reading(sc, GKEY), 0);
+	session_cache_put(sc, GKEY, 1, cache_fields, 2);
+	cr_assert_eq(session_cache_get(sc, GKEY, &f, &n), 0);
+	session_cache_trust(sc, 1);
+	cache_load(sc, GKEY);
+	cr_assert_eq(session_cache_get(sc, GKEY, &f, &n), 1);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(memcmp(f[1].sf_val, "\"two\"", 5), 0);
+	/* Untrusted again: flushed, and what comes back is not kept. */
+	session_cache_trust(sc, 0);
+	cr_assert_eq(session_cache_count(sc), 0);
+	cr_assert_eq(session_cache_get(sc, GKEY, &f, &n), 0);
+	session_cache_trust(sc, 1);
+	cr_assert_eq(session_cache_get(sc, GKEY, &f, &n), 0, "flushed when trusted");
+	session_cache_free(sc);
+}
+
+Test(session_cache, invalidation_during_a_read)
+{
+	struct session_cache		*sc = session_cache_new(8);
+	const struct session_field	*f;
+	size_t				 n;
+	uint64_t			 t1, t2;
+
+	session_cache_trust(sc, 1);
+	/* The invalidation comes before the reply: the reply is stale. */
+	t1 = session_cache_reading(sc, GKEY);
+	session_cache_invalidate(sc, GKEY, strlen(GKEY));
+	session_cache_put(sc, GKEY, t1, cache_fields, 2);
+	cr_assert_eq(session_cache_get(sc, GKEY, &f, &n), 0);
+	/* Even when another read made the entry again in between. */
+	t1 = session_cache_reading(sc, GKEY);
+	session_cache_invalidate(sc, GKEY, strlen(GKEY));
+	t2 = session_cache_reading(sc, GKEY);
+	session_cache_put(sc, GKEY, t1, cache_fields, 2);
+	cr_assert_eq(session_cache_get(sc, GKEY, &f, &n), 0, "old ticket kept");
+	session_cache_put(sc, GKEY, t2, cache_fields, 1);
+	cr_assert_eq(session_cache_get(sc, GKEY, &f, &n), 1);
+	cr_assert_eq(n, 1);
+	/* A flush (FLUSHALL) forgets everything, trust stays. */
+	session_cache_flush(sc);
+	cr_assert_eq(session_cache_get(sc, GKEY, &f, &n), 0);
+	cr_assert(session_cache_trusted(sc));
+	session_cache_free(sc);
+}
+
+Test(session_cache, empty_hash_and_other_keys)
+{
+	struct session_cache		*sc = session_cache_new(8);
+	const struct session_field	*f;
+	size_t				 n;
+	uint64_t			 t;
+
+	session_cache_trust(sc, 1);
+	t = session_cache_reading(sc, CKEY);
+	session_cache_put(sc, CKEY, t, NULL, 0);
+	cr_assert_eq(session_cache_get(sc, CKEY, &f, &n), 1, "a missing hash is known");
+	cr_assert_eq(n, 0);
+	cache_load(sc, GKEY);
+	/* A key that differs by a NUL and more bytes is another key. */
+	session_cache_invalidate(sc, CKEY "\0x", strlen(CKEY) + 2);
+	session_cache_invalidate(sc, "rain:s:", 7);
+	cr_assert_eq(session_cache_get(sc, CKEY, &f, &n), 1);
+	session_cache_invalidate(sc, CKEY, strlen(CKEY));
+	cr_assert_eq(session_cache_get(sc, CKEY, &f, &n), 0);
+	cr_assert_eq(session_cache_get(sc, GKEY, &f, &n), 1);
+	session_cache_free(sc);
+}
+
+Test(session_cache, bounded_least_recently_used)
+{
+	struct session_cache		*sc = session_cache_new(4);
+	const struct session_field	*f;
+	struct session_field		 big = { "k", 1, NULL, SESSION_CACHE_ENTRY_MAX };
+	char				 key[32];
+	size_t				 n;
+	int				 i;
+
+	session_cache_trust(sc, 1);
+	for (i = 0; i < 4; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		cache_load(sc, key);
+	}
+	/* k0 used: k1 is now the least recently used. */
+	cr_assert_eq(session_cache_get(sc, "k0", &f, &n), 1);
+	for (i = 4; i < 100; i++) {
+		snprintf(key, sizeof(key), "k%d", i);
+		cache_load(sc, key);
+		cr_assert_leq(session_cache_count(sc), 4);
+		if (i == 4) {
+			cr_assert_eq(session_cache_get(sc, "k1", &f, &n), 0, "k1 evicted");
+			cr_assert_eq(session_cache_get(sc, "k0", &f, &n), 1, "k0 kept");
+		}
+	}
+	cr_assert_eq(session_cache_get(sc, "k99", &f, &n), 1);
+	/* A hash larger than an entry may be is not kept. */
+	big.sf_val = calloc(1, SESSION_CACHE_ENTRY_MAX);
+	cr_assert_not_null(big.sf_val);
+	session_cache_put(sc, "k99", session_cache_reading(sc, "k99"), &big, 1);
+	cr_assert_eq(session_cache_get(sc, "k99", &f, &n), 0);
+	free((void *)big.sf_val);
+	session_cache_free(sc);
+}
+
+Test(session, fill_from_cache_fields)
+{
+	struct session_state	*ss = session_state_new("rain:", SID, "chat");
+	struct session_field	 f[2] = { { "x", 1, "[1]", 3 }, { "n\0ul", 4, "2", 1 } };
+	yajl_val		 v;
+
+	session_state_fill(ss, 0, f, 2);
+	cr_assert_eq(session_state_get(ss, 0, "x", &v), 0);
+	cr_assert(YAJL_IS_ARRAY(v));
+	cr_assert_eq(session_state_get(ss, 0, "n", &v), 0);
+	cr_assert_null(v, "a key with a NUL is skipped");
+	cr_assert_eq(session_state_dirty(ss), 0);
+	session_state_free(ss);
+}
+
 /*
  * The rest of the worker is not linked in: what session.c calls of it
  * when it talks to Redis is never reached by these tests.
@@ -282,4 +425,12 @@ redis_command(struct redis *r, redis_reply_fn *fn, void *arg, int argc,
 	(void)argv;
 	(void)argvlen;
 	cr_assert_fail("redis_command called");
+}
+
+void
+redis_track(struct redis *r, redis_track_fn *fn, void *arg)
+{
+	(void)r;
+	(void)fn;
+	(void)arg;
 }

@@ -228,8 +228,11 @@ struct lg {
 	char			*nsp_prefix;	/* "/echo/1.0/echo," or "" */
 	size_t			 nsp_prefix_len;
 	char			*connect_msg;	/* "40/echo/1.0/echo," */
-	char			*echo_msg;	/* 42...["echo","xxx"] */
+	char			*echo_msg;	/* 42...["echo","xxx"]: the answer */
 	size_t			 echo_len;
+	const char		*echo_event;	/* -e: the event sent */
+	char			*echo_send;	/* 42...["<echo_event>","xxx"] */
+	size_t			 echo_send_len;
 	char			*event_prefix;	/* "42/echo/1.0/echo," */
 	size_t			 event_prefix_len;
 	char			*bc_args;	/* ["broadcast","xxx"] */
@@ -445,7 +448,7 @@ usage(int status)
 	fprintf(status ? stderr : stdout,
 "usage: loadgen -m echo|idle|broadcast [-c conns] [-H host] [-p port]\n"
 "               [-P path] [-n namespace] [-d seconds] [-w seconds]\n"
-"               [-s bytes] [-k window] [-C pending] [-t seconds]\n"
+"               [-s bytes] [-k window] [-C pending] [-t seconds] [-e event]\n"
 "               [-l seconds] [-S pid ...] [-K cpu] [-A header ...]\n"
 "  -m mode       echo: closed-loop echo events, latency and rate\n"
 "                idle: open and hold, print READY, wait for a signal\n"
@@ -458,6 +461,7 @@ usage(int status)
 "  -d seconds    measured window (default %d)\n"
 "  -w seconds    warm-up before it (default %d)\n"
 "  -s bytes      length of the string payload (default %d)\n"
+"  -e event      echo: the event sent; the answer is still \"echo\"\n"
 "  -k window     broadcasts in flight (default %d)\n"
 "  -C pending    handshakes in progress at once (default %d)\n"
 "  -t seconds    time allowed for all connections to be ready (default %d)\n"
@@ -498,6 +502,7 @@ lg_options(struct lg *lg, int argc, char **argv)
 	lg->port = NULL;
 	lg->path = LG_PATH_DEFAULT;
 	lg->nsp = LG_NSP_DEFAULT;
+	lg->echo_event = "echo";
 	lg->nconns = LG_CONNS_DEFAULT;
 	lg->duration = LG_DURATION_DEFAULT;
 	lg->warmup = LG_WARMUP_DEFAULT;
@@ -509,7 +514,7 @@ lg_options(struct lg *lg, int argc, char **argv)
 	lg->npids = 0;
 	lg->core = -1;
 
-	while ((ch = getopt(argc, argv, "A:c:C:d:hH:k:K:l:m:n:p:P:s:S:t:w:")) !=
+	while ((ch = getopt(argc, argv, "A:c:C:d:e:hH:k:K:l:m:n:p:P:s:S:t:w:")) !=
 	    -1) {
 		switch (ch) {
 		case 'A':
@@ -528,6 +533,12 @@ lg_options(struct lg *lg, int argc, char **argv)
 			break;
 		case 'd':
 			lg->duration = num_arg(optarg, 1, LG_DURATION_MAX, ch);
+			break;
+		case 'e':
+			if (strpbrk(optarg, "\"\\") != NULL || optarg[0] == '\0')
+				fatalx("-e: an event name without quotes or "
+				    "backslashes");
+			lg->echo_event = optarg;
 			break;
 		case 'h':
 			usage(0);
@@ -653,6 +664,9 @@ lg_build_messages(struct lg *lg)
 	x = repeat_x(lg->payload);
 	xasprintf(&lg->echo_msg, "%s" ARGS_ECHO "\"%s\"]", lg->event_prefix, x);
 	lg->echo_len = strlen(lg->echo_msg);
+	xasprintf(&lg->echo_send, "%s[\"%s\",\"%s\"]", lg->event_prefix,
+	    lg->echo_event, x);
+	lg->echo_send_len = strlen(lg->echo_send);
 	xasprintf(&lg->bc_args, ARGS_BROADCAST "\"%s\"]", x);
 	lg->bc_args_len = strlen(lg->bc_args);
 	/* Prefix, an ack id of up to 20 digits, the arguments. */
@@ -772,7 +786,7 @@ lg_start_load(struct lg *lg)
 				continue;
 			c->c_sent_ns = now_ns();
 			c->c_waiting = 1;
-			conn_send_text(c, lg->echo_msg, lg->echo_len);
+			conn_send_text(c, lg->echo_send, lg->echo_send_len);
 		}
 	} else
 		bc_try_send(lg);
@@ -1052,7 +1066,7 @@ conn_sio(struct conn *c, const char *s, size_t len)
 			if (lg->phase == PH_WARMUP || lg->phase == PH_MEASURE) {
 				c->c_sent_ns = now_ns();
 				c->c_waiting = 1;
-				conn_send_text(c, lg->echo_msg, lg->echo_len);
+				conn_send_text(c, lg->echo_send, lg->echo_send_len);
 			} else
 				lg_drain_check(lg);
 			return;

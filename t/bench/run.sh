@@ -47,6 +47,10 @@
 #   BENCH_HEADER        one more request header for every connection, e.g.
 #                       "Cookie: rain.sid=..." when raind wants a session
 #   BENCH_KEEP=1        keep the work folder (logs, outputs) and say where
+#   BENCH_ECHO_EVENT    the event raind gets in the echo phase (default echo;
+#                       session-echo loads and saves the session around it)
+#   BENCH_REDIS_CPU=1   count the private redis-server's CPU time as raind's
+#   BENCH_PHASES        which phases to run (default "echo broadcast idle")
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -74,6 +78,9 @@ BENCH_SERVER_CPU=${BENCH_SERVER_CPU:-0}
 BENCH_CLIENT_CPU=${BENCH_CLIENT_CPU:-1}
 BENCH_HEADER=${BENCH_HEADER:-}
 BENCH_KEEP=${BENCH_KEEP:-0}
+BENCH_ECHO_EVENT=${BENCH_ECHO_EVENT:-echo}
+BENCH_REDIS_CPU=${BENCH_REDIS_CPU:-0}
+BENCH_PHASES=${BENCH_PHASES:-echo broadcast idle}
 
 # Bounds of every wait, in tenths of a second.
 START_WAIT=150		# a server to listen
@@ -220,6 +227,7 @@ wait_listening() {		# file pid
 }
 
 redis_pid=""
+srv_redis=""		# with BENCH_REDIS_CPU=1, counted with raind
 redis_sock=$work/redis.sock
 start_redis() {
 	[ -n "$redis_pid" ] && return 0
@@ -309,6 +317,10 @@ start_raind() {
 	fi
 	# With workers 1 the master does no client work, but count it too.
 	srv_cpu_pids=$(family "$srv_pid")
+	srv_redis=""
+	case $RAIND_CONF_EXTRA in
+	*@REDIS_SOCKET@*) [ "$BENCH_REDIS_CPU" = 1 ] && srv_redis=$redis_pid ;;
+	esac
 	# The workers are stopped by the master; tracked in case it cannot.
 	for _p in $srv_cpu_pids; do
 		[ "$_p" = "$srv_pid" ] || track "$_p"
@@ -343,6 +355,7 @@ start_node() {
 		return 1
 	fi
 	srv_cpu_pids=$srv_pid
+	srv_redis=""
 }
 
 start_epollsrv() {
@@ -358,6 +371,7 @@ start_epollsrv() {
 		return 1
 	fi
 	srv_cpu_pids=$srv_pid
+	srv_redis=""
 }
 
 # ---------------------------------------------------------------- phases
@@ -375,7 +389,7 @@ loadgen() {			# file args...
 	_out=$1
 	shift
 	_s=""
-	for _p in $srv_cpu_pids; do
+	for _p in $srv_cpu_pids $srv_redis; do
 		_s="$_s -S $_p"
 	done
 	if [ -n "$BENCH_HEADER" ]; then
@@ -399,9 +413,12 @@ phase_failed() {		# server phase file
 
 run_echo() {			# server
 	_f=$work/$1.echo.out
-	log "$1: echo, $BENCH_ECHO_CONNS connections, ${BENCH_DURATION}s"
+	# Only raind's echo component has the other events.
+	_e=echo
+	[ "$1" = raind ] && _e=$BENCH_ECHO_EVENT
+	log "$1: echo ($_e), $BENCH_ECHO_CONNS connections, ${BENCH_DURATION}s"
 	if ! loadgen "$_f" -m echo -c "$BENCH_ECHO_CONNS" -d "$BENCH_DURATION" \
-	    -w "$BENCH_WARMUP" -s "$BENCH_PAYLOAD"; then
+	    -w "$BENCH_WARMUP" -s "$BENCH_PAYLOAD" -e "$_e"; then
 		phase_failed "$1" echo "$_f"
 		put "$1" echo_fail 1
 		return
@@ -530,9 +547,10 @@ bench_server() {		# server
 		return
 	fi
 	log "$_name: pid $srv_pid, port $srv_port"
-	run_echo "$_name"
-	run_broadcast "$_name"
+	case " $BENCH_PHASES " in *" echo "*) run_echo "$_name" ;; esac
+	case " $BENCH_PHASES " in *" broadcast "*) run_broadcast "$_name" ;; esac
 	stop_server
+	case " $BENCH_PHASES " in *" idle "*) ;; *) return ;; esac
 	# A fresh server for memory: the other phases leave caches behind.
 	if ! "start_$_name"; then
 		log "$_name: failed to restart: $srv_why"

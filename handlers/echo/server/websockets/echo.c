@@ -4,8 +4,9 @@
  *
  * The transport events are registered with RAIN_NO_SESSION, so that a
  * benchmark measures the transport and not the session store; the
- * session-* events, deferred-set and never-resolve go through the whole
- * pipeline (load, listener, save, acknowledgement).
+ * session-* events (session-echo is echo with them), deferred-set and
+ * never-resolve go through the whole pipeline (load, listener, save,
+ * acknowledgement).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -103,6 +104,13 @@ on_drop(struct rain_socket *s, struct rain_event *ev)
 	rain_transport_close(s, mode != NULL && strcmp(mode, "hard") == 0 ?
 	    RAIN_CLOSE_HARD : RAIN_CLOSE_GRACEFUL, ECHO_DROP_DELAY_MS);
 	return (RAIN_DONE);
+}
+
+/* The echo, with the session loaded before and saved after (benchmarks). */
+static int
+on_session_echo(struct rain_socket *s, struct rain_event *ev)
+{
+	return (rain_emit(s, "echo", RAIN_ARGS(RAIN_EVENT_ARGS(ev, 0))) == 0 ? RAIN_DONE : RAIN_ERROR);
 }
 
 static int
@@ -222,6 +230,7 @@ static const struct rain_listener listeners[] = {
 	{ "to-room", on_to_room, RAIN_NO_SESSION },
 	{ "broadcast", on_broadcast, RAIN_NO_SESSION },
 	{ "drop", on_drop, RAIN_NO_SESSION },
+	{ "session-echo", on_session_echo, 0 },
 	{ "session-set", on_session_set, 0 },
 	{ "session-get", on_session_get, 0 },
 	{ "session-put", on_session_put, 0 },
