@@ -45,6 +45,7 @@ listener 2
 redis 2
 component 2
 handshake 2
+session_cache 2
 static 2
 host 3
 tls 3

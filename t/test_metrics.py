@@ -209,7 +209,10 @@ def polling_session(port):
         "Connection: close\r\n\r\n").encode()))
     sid = b[b.index(b'"sid":"') + 7:].split(b'"')[0].decode()
     body = ("40%s," % ECHO).encode()
-    for _ in range(4):
+    # Each request comes on a new connection, which the kernel gives any
+    # of the 3 workers: with 12, one stays with the session's owner for
+    # all of them with a chance of 3**-12, and the handoffs are counted.
+    for _ in range(12):
         http_request(port, ("POST /socket.io/?EIO=4&transport=polling&sid=%s "
                             "HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
                             "Content-Type: text/plain;charset=UTF-8\r\n"
