@@ -212,12 +212,21 @@ ws_parser_init(struct ws_parser *p, size_t max_payload)
 	ws_utf8_init(&p->wp_utf8);
 }
 
-void
-ws_parser_free(struct ws_parser *p)
+/* The reassembly buffer goes (the message was delivered, or all is over). */
+static void
+ws_parser_msg_free(struct ws_parser *p)
 {
 	free(p->wp_msg);
 	p->wp_msg = NULL;
 	p->wp_msg_len = p->wp_msg_cap = 0;
+}
+
+void
+ws_parser_free(struct ws_parser *p)
+{
+	ws_parser_msg_free(p);
+	free(p->wp_ctl);
+	p->wp_ctl = NULL;
 }
 
 int
@@ -373,6 +382,8 @@ ws_parser_header(struct ws_parser *p, const unsigned char *buf, size_t len,
 	memcpy(p->wp_mask, p->wp_hdr + p->wp_hdr_need - WS_MASK_LEN,
 	    WS_MASK_LEN);
 	p->wp_frame_got = 0;
+	if ((p->wp_opcode & WS_OP_CONTROL) && p->wp_ctl == NULL)
+		p->wp_ctl = xmalloc(WS_CONTROL_MAX + 1);
 	if (p->wp_opcode == WS_OP_TEXT || p->wp_opcode == WS_OP_BINARY) {
 		p->wp_msg_opcode = p->wp_opcode;
 		ws_utf8_init(&p->wp_utf8);
@@ -463,6 +474,7 @@ ws_parser_frame_end(struct ws_parser *p, struct ws_event *ev)
 	p->wp_hdr_need = WS_HDR_BASE;
 
 	if (p->wp_opcode & WS_OP_CONTROL) {
+		p->wp_ctl_done = 1;
 		ev->we_opcode = p->wp_opcode;
 		ev->we_data = p->wp_ctl;
 		ev->we_len = p->wp_frame_len;
@@ -505,11 +517,17 @@ ws_parser_feed(struct ws_parser *p, const void *buf, size_t len,
 		ev->we_error = p->wp_err;
 		return (WS_EV_ERROR);
 	}
-	/* The last message's pointer has expired: reuse or drop its buffer. */
+	/* The last control frame's pointers have expired too. */
+	if (p->wp_ctl_done && p->wp_state != WS_ST_CLOSED) {
+		p->wp_ctl_done = 0;
+		free(p->wp_ctl);
+		p->wp_ctl = NULL;
+	}
+	/* The last message's pointer has expired: drop its buffer. */
 	if (p->wp_msg_done) {
 		p->wp_msg_done = 0;
 		p->wp_msg_len = 0;
-		ws_parser_free(p);
+		ws_parser_msg_free(p);
 	}
 	if (p->wp_state == WS_ST_CLOSED) {
 		*consumed = len;

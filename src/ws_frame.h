@@ -149,8 +149,13 @@ struct ws_parser {
 	size_t		 wp_msg_cap;
 	int		 wp_msg_done;		/* delivered: reset on the next call */
 	struct ws_utf8	 wp_utf8;
-	/* Control frame payload, with room for a NUL after a close reason. */
-	unsigned char	 wp_ctl[WS_CONTROL_MAX + 1];
+	/*
+	 * Control frame payload, with room for a NUL after a close reason:
+	 * WS_CONTROL_MAX + 1 bytes, made for a control frame and freed once
+	 * it was delivered (a connection pinging nobody holds none).
+	 */
+	unsigned char	*wp_ctl;
+	int		 wp_ctl_done;		/* delivered: freed on the next call */
 	/* After an error, every call repeats it. */
 	int		 wp_err_code;
 	const char	*wp_err;

@@ -50,7 +50,11 @@
 #   BENCH_ECHO_EVENT    the event raind gets in the echo phase (default echo;
 #                       session-echo loads and saves the session around it)
 #   BENCH_REDIS_CPU=1   count the private redis-server's CPU time as raind's
-#   BENCH_PHASES        which phases to run (default "echo broadcast idle")
+#   BENCH_PHASES        which phases to run (default "echo broadcast idle
+#                       sessions scale"; the last two for raind only)
+#   BENCH_SCALE_CONNS   idle sessions of the scale phase (default 100000)
+#   BENCH_SCALE_WORKERS raind's workers in it (default 8)
+#   BENCH_SCALE_HOLD    seconds they are held, over heartbeats (default 15)
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -80,7 +84,10 @@ BENCH_HEADER=${BENCH_HEADER:-}
 BENCH_KEEP=${BENCH_KEEP:-0}
 BENCH_ECHO_EVENT=${BENCH_ECHO_EVENT:-echo}
 BENCH_REDIS_CPU=${BENCH_REDIS_CPU:-0}
-BENCH_PHASES=${BENCH_PHASES:-echo broadcast idle}
+BENCH_PHASES=${BENCH_PHASES:-echo broadcast idle sessions scale}
+BENCH_SCALE_CONNS=${BENCH_SCALE_CONNS:-100000}
+BENCH_SCALE_WORKERS=${BENCH_SCALE_WORKERS:-8}
+BENCH_SCALE_HOLD=${BENCH_SCALE_HOLD:-15}
 
 # Bounds of every wait, in tenths of a second.
 START_WAIT=150		# a server to listen
@@ -93,6 +100,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/raind-bench.XXXXXX") || exit 1
 pids=""			# every process started, for cleanup
 results=$work/results	# lines "server key value"
 : >"$results"
+# raind's configuration for the phase at hand (raind_conf).
+default_maxconn=$((BENCH_IDLE_CONNS + BENCH_IDLE_BASE + BENCH_BCAST_CONNS + 1000))
+raind_workers=1
+raind_maxconn=$default_maxconn
+raind_extra=$RAIND_CONF_EXTRA
 
 log() {
 	printf '%s\n' "run.sh: $*" >&2
@@ -253,14 +265,15 @@ raind_conf() {
 	{
 		echo "# written by t/bench/run.sh"
 		echo "listen 127.0.0.1:0"
-		echo "workers 1"
+		echo "workers $raind_workers"
 		echo "log_level warn"
 		echo "shutdown_timeout 2s"
-		echo "max_connections $((BENCH_IDLE_CONNS + BENCH_IDLE_BASE + BENCH_BCAST_CONNS + 1000))"
+		echo "max_connections $raind_maxconn"
 		echo "components \"$RAIND_COMPONENTS\""
-		if [ -n "$RAIND_CONF_EXTRA" ]; then
-			printf '%s\n' "$RAIND_CONF_EXTRA" |
-			    sed -e "s|@REDIS_SOCKET@|$redis_sock|g"
+		if [ -n "$raind_extra" ]; then
+			printf '%s\n' "$raind_extra" |
+			    sed -e "s|@REDIS_SOCKET@|$redis_sock|g" \
+			    -e "s|@WORK@|$work|g"
 		fi
 	} >"$_conf"
 	# Directives of later versions, kept when this raind knows them.
@@ -285,7 +298,7 @@ start_raind() {
 		srv_why="no echo component in $RAIND_COMPONENTS (set RAIND_COMPONENTS)"
 		return 1
 	fi
-	case $RAIND_CONF_EXTRA in
+	case $raind_extra in
 	*@REDIS_SOCKET@*) start_redis || return 1 ;;
 	esac
 	raind_conf
@@ -318,7 +331,7 @@ start_raind() {
 	# With workers 1 the master does no client work, but count it too.
 	srv_cpu_pids=$(family "$srv_pid")
 	srv_redis=""
-	case $RAIND_CONF_EXTRA in
+	case $raind_extra in
 	*@REDIS_SOCKET@*) [ "$BENCH_REDIS_CPU" = 1 ] && srv_redis=$redis_pid ;;
 	esac
 	# The workers are stopped by the master; tracked in case it cannot.
@@ -411,25 +424,99 @@ phase_failed() {		# server phase file
 	grep -v '^RESULT' "$3" | tail -n 8 | sed -e 's/^/    /' >&2
 }
 
-run_echo() {			# server
-	_f=$work/$1.echo.out
+run_echo() {			# server [key prefix] [event] [extra loadgen args...]
+	_srv=$1
+	_k=${2:-echo}
 	# Only raind's echo component has the other events.
 	_e=echo
-	[ "$1" = raind ] && _e=$BENCH_ECHO_EVENT
-	log "$1: echo ($_e), $BENCH_ECHO_CONNS connections, ${BENCH_DURATION}s"
+	[ "$_srv" = raind ] && _e=${3:-$BENCH_ECHO_EVENT}
+	[ $# -ge 3 ] && shift 3 || set --
+	_f=$work/$_srv.$_k.out
+	log "$_srv: echo ($_e), $BENCH_ECHO_CONNS connections, ${BENCH_DURATION}s"
 	if ! loadgen "$_f" -m echo -c "$BENCH_ECHO_CONNS" -d "$BENCH_DURATION" \
-	    -w "$BENCH_WARMUP" -s "$BENCH_PAYLOAD" -e "$_e"; then
-		phase_failed "$1" echo "$_f"
-		put "$1" echo_fail 1
+	    -w "$BENCH_WARMUP" -s "$BENCH_PAYLOAD" -e "$_e" "$@"; then
+		phase_failed "$_srv" "$_k" "$_f"
+		put "$_srv" "${_k}_fail" 1
 		return
 	fi
 	_r=$(sed -n 's/^RESULT //p' "$_f")
-	put "$1" echo_rate "$(field rate "$_r")"
-	put "$1" echo_p50 "$(field p50_us "$_r")"
-	put "$1" echo_p99 "$(field p99_us "$_r")"
-	put "$1" echo_cpu "$(field server_cpu_us_per_op "$_r")"
-	put "$1" echo_core "$(field core_us_per_op "$_r")"
-	put "$1" echo_lg "$(field lg_cpu_pct "$_r")"
+	put "$_srv" "${_k}_rate" "$(field rate "$_r")"
+	put "$_srv" "${_k}_p50" "$(field p50_us "$_r")"
+	put "$_srv" "${_k}_p99" "$(field p99_us "$_r")"
+	put "$_srv" "${_k}_cpu" "$(field server_cpu_us_per_op "$_r")"
+	put "$_srv" "${_k}_core" "$(field core_us_per_op "$_r")"
+	put "$_srv" "${_k}_lg" "$(field lg_cpu_pct "$_r")"
+}
+
+# raind with sessions in a private Redis: the echo component's
+# session-echo event reloads the session before every event (RAIN's
+# rule), with the session cache on (the default) and off.
+run_sessions() {
+	_secret=$work/cookie-secret
+	( umask 077; od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$_secret" )
+	_redis_cpu=$BENCH_REDIS_CPU
+	BENCH_REDIS_CPU=1	# the session store's work is the server's
+	for _c in on off; do
+		_size=4096
+		_k=secho
+		[ $_c = off ] && { _size=0; _k=secho0; }
+		raind_extra="redis unix:@REDIS_SOCKET@
+cookie_secret_file $_secret
+session_create yes
+session_cache_size $_size"
+		if ! start_raind; then
+			log "raind: with sessions: failed to start: $srv_why"
+			put raind "${_k}_fail" 1
+			continue
+		fi
+		log "raind: sessions in Redis, session cache $_c"
+		run_echo raind "$_k" session-echo
+		stop_server
+	done
+	BENCH_REDIS_CPU=$_redis_cpu
+	raind_extra=$RAIND_CONF_EXTRA
+}
+
+# Many idle sessions on several workers: the ramp (connections a second
+# until all are up), the RSS per connection over the workers, and that
+# none is lost while held over several heartbeats (pings answered).
+run_scale() {
+	raind_workers=$BENCH_SCALE_WORKERS
+	raind_maxconn=$((BENCH_SCALE_CONNS / BENCH_SCALE_WORKERS + 2000))
+	raind_extra="$RAIND_CONF_EXTRA
+ping_interval 5s
+ping_timeout 10s"
+	if ! start_raind; then
+		log "raind: scale: failed to start: $srv_why"
+		put raind scale_fail 1
+		raind_workers=1
+		raind_extra=$RAIND_CONF_EXTRA
+		return
+	fi
+	log "raind: $BENCH_SCALE_CONNS idle sessions on $BENCH_SCALE_WORKERS workers, held ${BENCH_SCALE_HOLD}s"
+	idle_pids=""
+	_rss0=$(rss_kb "$srv_pid")
+	_t0=$(date +%s.%N)
+	if idle_open raind scale "$BENCH_SCALE_CONNS"; then
+		_t1=$(date +%s.%N)
+		sleep "$BENCH_SCALE_HOLD"
+		_rss1=$(rss_settled "$srv_pid")
+		put raind scale_rate "$(echo "$_t0 $_t1" |
+		    awk -v n="$BENCH_SCALE_CONNS" '{ printf "%.0f", n / ($2 - $1) }')"
+		put raind scale_rss "$(((_rss1 - _rss0) * 1024 / BENCH_SCALE_CONNS))"
+	else
+		put raind scale_fail 1
+	fi
+	for _p in $idle_pids; do
+		stop "$_p"
+	done
+	_lost=$(grep -h '^RESULT' "$work"/raind.idle.scale.*.out 2>/dev/null |
+	    sed -n 's/.* lost=\([0-9]*\).*/\1/p' | awk '{ n += $1 } END { print n + 0 }')
+	put raind scale_lost "$_lost"
+	stop_server
+	raind_workers=1
+	raind_maxconn=$default_maxconn
+	raind_extra=$RAIND_CONF_EXTRA
 }
 
 # Twice: with one broadcast in flight, every server must write each
@@ -550,6 +637,10 @@ bench_server() {		# server
 	case " $BENCH_PHASES " in *" echo "*) run_echo "$_name" ;; esac
 	case " $BENCH_PHASES " in *" broadcast "*) run_broadcast "$_name" ;; esac
 	stop_server
+	if [ "$_name" = raind ]; then
+		case " $BENCH_PHASES " in *" sessions "*) run_sessions ;; esac
+		case " $BENCH_PHASES " in *" scale "*) run_scale ;; esac
+	fi
 	case " $BENCH_PHASES " in *" idle "*) ;; *) return ;; esac
 	# A fresh server for memory: the other phases leave caches behind.
 	if ! "start_$_name"; then
@@ -566,7 +657,8 @@ bench_server() {		# server
 report() {
 	awk -v servers="raind node epollsrv" -v run="$BENCH_SERVERS" \
 	    -v echo_conns="$BENCH_ECHO_CONNS" -v bc_conns="$BENCH_BCAST_CONNS" \
-	    -v window="$BENCH_BCAST_WINDOW" -v idle_conns="$BENCH_IDLE_CONNS" '
+	    -v window="$BENCH_BCAST_WINDOW" -v idle_conns="$BENCH_IDLE_CONNS" \
+	    -v scale_conns="$BENCH_SCALE_CONNS" -v scale_workers="$BENCH_SCALE_WORKERS" '
 	{ v[$1, $2] = $3 }
 	function has(s, k) { return ((s, k) in v) && v[s, k] != "" && v[s, k] >= 0 }
 	function cell(s, k, fail,   t) {
@@ -615,6 +707,30 @@ report() {
 		row("  server CPU per delivery (us)", "bc_cpu", "bc_fail", 1)
 		row("  server core busy per delivery (us)", "bc_core", "bc_fail", 1)
 		row("  loadgen CPU (%)", "bc_lg", "bc_fail", 0)
+		row("echo with sessions in Redis (raind + redis-server):", "", "", 0)
+		row("  server CPU per round trip (us)", "secho_cpu", "secho_fail", 0)
+		row("  ... session cache off (us)", "secho0_cpu", "secho0_fail", 0)
+		row("  messages/s, cache on", "secho_rate", "secho_fail", 0)
+		row(scale_conns " idle sessions, " scale_workers " workers:", "", "", 0)
+		row("  ramp (connections/s)", "scale_rate", "scale_fail", 0)
+		row("  RSS per connection (bytes)", "scale_rss", "scale_fail", 0)
+		row("  lost while held over heartbeats", "scale_lost", "scale_fail", 0)
+
+		print "\ntargets (issue 11), on server process CPU time, against epollsrv (the floor):"
+		m = cell("raind", "idle_rss", "idle_fail")
+		printf "  RSS per idle connection <= 1536 B (" idle_conns "):    raind %-9s %s\n", m, verdict(m + 0 <= 1536, num("raind", "idle_rss", "idle_fail"))
+		m = cell("raind", "scale_rss", "scale_fail")
+		printf "  RSS per idle connection <= 1536 B (" scale_conns "):   raind %-9s %s\n", m, verdict(m + 0 <= 1536, num("raind", "scale_rss", "scale_fail"))
+		r = num("raind", "secho_cpu", "secho_fail") && num("epollsrv", "echo_cpu", "echo_fail") && v["epollsrv", "echo_cpu"] > 0 ? sprintf("%.2f", v["raind", "secho_cpu"] / v["epollsrv", "echo_cpu"]) : "-"
+		printf "  echo with sessions <= 1.3x the floor:       raind/epoll %-6s %s\n", r, verdict(r + 0 <= 1.3, r != "-")
+		r = ratio("raind", "epollsrv", "echo_cpu", "echo_fail")
+		printf "  echo without sessions <= 1.2x the floor:    raind/epoll %-6s %s\n", r, verdict(r + 0 <= 1.2, r != "-")
+		r = ratio("raind", "epollsrv", "bc1_cpu", "bc1_fail")
+		printf "  broadcast delivery <= 1.1x the floor:       raind/epoll %-6s %s\n", r, verdict(r + 0 <= 1.1, r != "-")
+		m = cell("raind", "scale_lost", "scale_fail")
+		printf "  " scale_conns " held with pings answered:          lost %-10s %s\n", m, verdict(m == "0.00" || m == "0", num("raind", "scale_lost", "scale_fail"))
+		m = cell("raind", "scale_rate", "scale_fail")
+		printf "  ramp >= 4000 connections/s:                 raind %-9s %s\n", m, verdict(m + 0 >= 4000, num("raind", "scale_rate", "scale_fail"))
 
 		print "\ndesign targets (issue 4), on server process CPU time:"
 		r = ratio("raind", "node", "echo_cpu", "echo_fail")
