@@ -257,7 +257,7 @@ static const struct conf_directive conf_directives[] = {
 	  CONF_FIELD(c_session_create), .cd_default = "no" },
 	/* Client-side caching of the hashes read (session_cache.h). */
 	CONF_ROW("session_cache_size", CONF_T_COUNT, c_session_cache_size,
-	    0, SESSION_CACHE_MAX, "4096"),
+	    0, SESSION_CACHE_MAX, "0"),
 	{ .cd_name = "node_id", .cd_type = CONF_T_STRING, CONF_FIELD(c_node_id),
 	  .cd_check = conf_check_token },
 

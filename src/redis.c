@@ -1300,6 +1300,22 @@ redis_track_message(struct redis *r, const redisReply *msg)
 	}
 }
 
+void
+redis_sub_poll(struct redis *r)
+{
+	struct redis_conn *cn = &r->r_sub;
+
+	/*
+	 * Not from inside one of the connection's own callbacks (a request
+	 * another node forwarded comes that way): its replies are being
+	 * read already.
+	 */
+	if (cn->cn_state != REDIS_UP || cn->cn_ac == NULL ||
+	    (cn->cn_ac->c.flags & REDIS_IN_CALLBACK))
+		return;
+	redisAsyncHandleRead(cn->cn_ac);
+}
+
 static void
 redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
 {

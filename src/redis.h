@@ -106,6 +106,13 @@ int		 redis_subscribe_wait(struct redis *, const char *channel,
  */
 #define REDIS_TRACK_CHANNEL	"__redis__:invalidate"
 
+/*
+ * Read what the pub/sub connection has received, now, not when the loop
+ * gets to it: an invalidation already in the socket is applied before a
+ * cached value is trusted.  One read(2), which usually finds nothing.
+ */
+void		 redis_sub_poll(struct redis *);
+
 enum redis_track_event {
 	REDIS_TRACK_ON,
 	REDIS_TRACK_OFF,

@@ -754,6 +754,13 @@ session_load(void *arg, struct nsp_socket *s, struct nsp_job *job)
 	 */
 	n = ss->ss_keys[SESSION_COMPONENT] != NULL ? 2 : 1;
 	connecting = nsp_job_connecting(job);
+	/*
+	 * A write acknowledged to a client by another worker had Redis send
+	 * its invalidation to us before that acknowledgement left; the
+	 * client's next event may still come first out of our loop.
+	 */
+	if (st->st_cache != NULL && !connecting)
+		redis_sub_poll(st->st_redis);
 	for (i = 0; i < n; i++) {
 		global = i == 0;	/* as sr_parts */
 		miss[i] = 1;

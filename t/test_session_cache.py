@@ -7,9 +7,12 @@ websocket client on each node (a cookie signed here).  Checked:
 - tracking: each worker's command connection tracks with REDIRECT to its
   pub/sub connection (CLIENT LIST), and raind says it is on;
 - a write from node B (a handler saving the session), or from redis-cli
-  (HSET on the session's key), between two events on node A is seen by
-  the second event on A, many times over, while A's cache answers the
-  loads of the unchanged session (its hit counter grows);
+  (HSET on the session's key), between two events on node A is seen on
+  A as soon as its invalidation came (within a second; stale answers
+  before it are counted: Redis gives no ordering between the writer's
+  acknowledgement and the invalidation), many times over, while A's
+  cache answers the loads of the unchanged session (its hit counter
+  grows);
 - the invalidation connection is killed and the hash changed in the same
   MULTI/EXEC, so that no invalidation can ever reach A: the next event on
   A still sees the new value (the cache was flushed), tracking comes back
@@ -28,6 +31,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -36,6 +40,7 @@ import redistest  # noqa: E402
 from raindtest import COMPONENTS, SKIP, Raind, check, done, get, wait_until  # noqa: E402
 
 NSP = "/echo/1.0/echo"
+STALE_MAX_S = 1.0       # a write made elsewhere is seen within this
 PREFIX = "rain:"
 SECRET = b"session cache test secret"
 WAIT = 10.0
@@ -135,33 +140,52 @@ def test_tracking(redis, a, b):
           "each redirects to a pub/sub connection (%r, %r)" % (clients, subs))
 
 
+def seen_within(ca, v):
+    """Events on A until it sees v (bounded by STALE_MAX_S): the number of
+    stale answers first, or None when it never did.  Then once more: A's
+    cache may answer now, and must still be right."""
+    end = time.monotonic() + STALE_MAX_S
+    stale = 0
+    while ca.call("session-get") != [v]:
+        stale += 1
+        if time.monotonic() > end:
+            return None
+    return stale if ca.call("session-get") == [v] else None
+
+
 def test_writes_seen(redis, a, b, ca, cb, sid):
+    """With the cache, a write made elsewhere is seen once its invalidation
+    came (raind.conf(5), session_cache_size): on a quiet machine by the very
+    next event; stale answers before it are counted, not failed, since
+    Redis sends the invalidation on another connection than the writer's
+    acknowledgement, and a loaded machine may delay it by milliseconds."""
     check(ca.call("session-set", "start") == [True], "A: session-set")
     check(warm(a, ca, "start") == ["start"], "A: the cache answers, with the value")
-    seen = 0
+    seen = stale = 0
     for i in range(ROUNDS):
         v = "from B %d" % i
         if cb.call("session-set", v) != [True]:
             break
-        got = ca.call("session-get")
-        if got != [v]:
-            check(False, "A sees B's write %d (got %r)" % (i, got))
+        n = seen_within(ca, v)
+        if n is None:
+            check(False, "A sees B's write %d within %g s" % (i, STALE_MAX_S))
             break
-        # Once more: A's cache may answer now, and must still be right.
-        if ca.call("session-get") != [v]:
-            check(False, "A sees B's write %d twice" % i)
-            break
+        stale += n
         seen += 1
-    check(seen == ROUNDS, "A saw each of %d writes from node B" % ROUNDS)
+    check(seen == ROUNDS, "A saw each of %d writes from node B (%d stale "
+          "answers before them)" % (ROUNDS, stale))
     key = "%ss:%s:echo" % (PREFIX, sid)
-    seen = 0
+    seen = stale = 0
     for i in range(ROUNDS):
         v = "from redis-cli %d" % i
         redis.cli("HSET", key, "value", json.dumps(v))
-        if ca.call("session-get") != [v] or ca.call("session-get") != [v]:
+        n = seen_within(ca, v)
+        if n is None:
             break
+        stale += n
         seen += 1
-    check(seen == ROUNDS, "A saw each of %d HSETs from redis-cli" % ROUNDS)
+    check(seen == ROUNDS, "A saw each of %d HSETs from redis-cli (%d stale "
+          "answers before them)" % (ROUNDS, stale))
     h0 = hits(a)
     for _ in range(5):
         ca.call("session-get")
@@ -246,7 +270,7 @@ def main():
     os.chmod(secret, 0o600)
     sid = os.urandom(16).hex()
     redis.cli("HSET", "%ss:%s" % (PREFIX, sid), "created", "1")
-    a = Raind(conf=node_conf(redis, secret, "node-a"), workers=1)
+    a = Raind(conf=node_conf(redis, secret, "node-a", 4096), workers=1)
     b = Raind(conf=node_conf(redis, secret, "node-b", 64), workers=1)
     ca = cb = None
     try:
