@@ -16,6 +16,9 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include <linux/sockios.h>
 
 #include <errno.h>
@@ -169,9 +172,18 @@ void
 conn_accept(struct conn_host *h, const struct conn_site *site, int fd,
     const struct sockaddr *sa, int socklen, SSL_CTX *tls)
 {
-	struct conn *c;
+	struct conn	*c;
+	int		 one = 1;
 
 	(void)socklen;
+	/*
+	 * Messages are written as they come, each a small segment: Nagle's
+	 * algorithm would hold one back until the last is acknowledged, which
+	 * the client's delayed ACK turns into tens of milliseconds.
+	 */
+	if ((sa->sa_family == AF_INET || sa->sa_family == AF_INET6) &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == -1)
+		log_debug("TCP_NODELAY: %s", strerror(errno));
 	if ((c = conn_new(h, site, fd, sa, tls)) == NULL)
 		return;
 	log_debug("%s: connected (%s%s)", c->c_peer, site->cs_name,

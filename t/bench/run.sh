@@ -105,6 +105,8 @@ default_maxconn=$((BENCH_IDLE_CONNS + BENCH_IDLE_BASE + BENCH_BCAST_CONNS + 1000
 raind_workers=1
 raind_maxconn=$default_maxconn
 raind_extra=$RAIND_CONF_EXTRA
+raind_listens="127.0.0.1:0"
+srv_targets=""		# "host:port ..." of every listener, when several
 
 log() {
 	printf '%s\n' "run.sh: $*" >&2
@@ -264,7 +266,9 @@ raind_conf() {
 	_conf=$work/raind.conf
 	{
 		echo "# written by t/bench/run.sh"
-		echo "listen 127.0.0.1:0"
+		for _l in $raind_listens; do
+			echo "listen $_l"
+		done
 		echo "workers $raind_workers"
 		echo "log_level warn"
 		echo "shutdown_timeout 2s"
@@ -328,6 +332,8 @@ start_raind() {
 		stop "$srv_pid"
 		return 1
 	fi
+	srv_targets=$(sed -n 's/^\(.*\):\([0-9][0-9]*\)$/\1:\2/p' "$work/raind.ports" |
+	    tr '\n' ' ')
 	# With workers 1 the master does no client work, but count it too.
 	srv_cpu_pids=$(family "$srv_pid")
 	srv_redis=""
@@ -482,6 +488,7 @@ session_cache_size $_size"
 # none is lost while held over several heartbeats (pings answered).
 run_scale() {
 	raind_workers=$BENCH_SCALE_WORKERS
+	raind_listens="127.0.0.1:0 127.0.0.2:0 127.0.0.3:0 127.0.0.4:0 127.0.0.5:0 127.0.0.6:0 127.0.0.7:0 127.0.0.8:0"
 	raind_maxconn=$((BENCH_SCALE_CONNS / BENCH_SCALE_WORKERS + 2000))
 	raind_extra="$RAIND_CONF_EXTRA
 ping_interval 5s
@@ -497,6 +504,7 @@ ping_timeout 10s"
 	idle_pids=""
 	_rss0=$(rss_kb "$srv_pid")
 	_t0=$(date +%s.%N)
+	idle_targets=$srv_targets
 	if idle_open raind scale "$BENCH_SCALE_CONNS"; then
 		_t1=$(date +%s.%N)
 		sleep "$BENCH_SCALE_HOLD"
@@ -507,6 +515,7 @@ ping_timeout 10s"
 	else
 		put raind scale_fail 1
 	fi
+	idle_targets=""
 	for _p in $idle_pids; do
 		stop "$_p"
 	done
@@ -517,6 +526,7 @@ ping_timeout 10s"
 	raind_workers=1
 	raind_maxconn=$default_maxconn
 	raind_extra=$RAIND_CONF_EXTRA
+	raind_listens="127.0.0.1:0"
 }
 
 # Twice: with one broadcast in flight, every server must write each
@@ -557,12 +567,30 @@ idle_open() {			# server tag count
 	if [ -n "$BENCH_HEADER" ]; then
 		set -- -A "$BENCH_HEADER"
 	fi
+	idle_targets=${idle_targets:-}
+	# One client address has about 28,000 ports for one server address:
+	# with several listeners (the scale phase), processes take turns.
+	set -- $idle_targets "--" "$@"
+	_ntargets=0
+	while [ "$1" != "--" ]; do
+		_ntargets=$((_ntargets + 1))
+		eval "_target_$_ntargets=\$1"
+		shift
+	done
+	shift
 	while [ "$_left" -gt 0 ]; do
 		_n=$_left
 		[ "$_n" -gt "$BENCH_IDLE_PER_PROC" ] && _n=$BENCH_IDLE_PER_PROC
 		_f=$work/$_io_srv.idle.$_io_tag.$_k.out
-		taskset -c "$BENCH_CLIENT_CPU" "$LOADGEN" -p "$srv_port" -m idle \
-		    -c "$_n" -t "$CONNECT_TIMEOUT" -l 600 "$@" >"$_f" 2>&1 &
+		_host=127.0.0.1
+		_port=$srv_port
+		if [ "$_ntargets" -gt 0 ]; then
+			eval "_t=\$_target_$((_k % _ntargets + 1))"
+			_host=${_t%:*}
+			_port=${_t##*:}
+		fi
+		taskset -c "$BENCH_CLIENT_CPU" "$LOADGEN" -H "$_host" -p "$_port" \
+		    -m idle -c "$_n" -t "$CONNECT_TIMEOUT" -l 600 "$@" >"$_f" 2>&1 &
 		track $!
 		idle_pids="$idle_pids $!"
 		_started="$_started $!:$_n:$_f"
