@@ -866,11 +866,22 @@ es_client_send(void *arg, struct nsp_msg *msg)
 	struct eio_session	*es = arg;
 	struct eio_out		*eo;
 
+	stats_inc(STAT_EIO_MESSAGES_OUT);
+	stats_add(STAT_EIO_BYTES_OUT, msg->nm_len);
+	/*
+	 * Over websocket with nothing waiting here, the message goes straight
+	 * to the transport, which queues and bounds it itself: no entry to
+	 * make and free for each delivery.
+	 */
+	if (es->es_state == ES_OPEN && es->es_transport == ES_WEBSOCKET &&
+	    es->es_ws != NULL && TAILQ_EMPTY(&es->es_queue) &&
+	    msg->nm_len <= es->es_srv->srv_conf->c_max_send_queue) {
+		ws_send_msg(es->es_ws, msg);
+		return;
+	}
 	eo = xcalloc(1, sizeof(*eo));
 	eo->eo_type = EIO_MESSAGE;
 	eo->eo_msg = nsp_msg_ref(msg);
-	stats_inc(STAT_EIO_MESSAGES_OUT);
-	stats_add(STAT_EIO_BYTES_OUT, msg->nm_len);
 	es_enqueue(es, eo);
 }
 

@@ -545,8 +545,9 @@ ws_send_msg(struct ws_conn *wc, struct nsp_msg *msg)
 		for (i = 0; i < n; i++)
 			total += iov[i].iov_len;
 		done = conn_write_direct(wc->wc_conn, iov, n);
-		if ((size_t)done < total)
-			ws_append_msg_from(out, msg, (size_t)done);
+		if ((size_t)done == total)
+			return (0);	/* nothing queued: within any limit */
+		ws_append_msg_from(out, msg, (size_t)done);
 	} else if (wc->wc_ring_n == 0 && evbuffer_get_length(out) < WS_FEED_HIGH)
 		ws_append_msg(out, msg);
 	else
