@@ -444,7 +444,7 @@ fetch(A + q, {credentials: "include"}).then(text).then(function (a) {
         return fetch(B + q + "&sid=" + sid, {credentials: "include"});
     }).then(text).then(function (g) {
         R.get = g;
-        return fetch(B + q + "&sid=" + sid.slice(0, -1) + "Z",
+        return fetch(B + q + "&sid=" + sid.slice(0, -1) + (sid.slice(-1) === "Z" ? "Y" : "Z"),
             {credentials: "include"});
     }).then(text).then(function (e) { R.unknown = e; });
 }).catch(function (e) { R.error = String(e); });
