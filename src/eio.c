@@ -42,6 +42,7 @@
 #include "nsp.h"
 #include "session.h"
 #include "sio_codec.h"
+#include "util.h"
 #include "ws.h"
 #include "ws_frame.h"
 #include "xmalloc.h"
@@ -96,8 +97,11 @@ struct eio_session {
 	int			 es_probed;	/* "3probe" sent: noop owed to a GET */
 	struct eio_queue	 es_queue;
 	size_t			 es_queued;	/* bytes in es_queue */
-	struct event		*es_ping;	/* next ping, or its timeout */
-	int			 es_ping_sent;	/* es_ping is the pong deadline */
+	/* In one of the server's heartbeat lists (eio_server's srv_beats). */
+	TAILQ_ENTRY(eio_session) es_beat_entry;
+	int64_t			 es_beat_at;	/* monotonic ms: ping, or its timeout */
+	int			 es_beat_on;	/* in a list */
+	int			 es_ping_sent;	/* waiting for the pong */
 	struct event		*es_upgrade_timer;
 	struct event		*es_connect_timer;
 	struct event		*es_close_ev;	/* deferred close */
@@ -116,6 +120,21 @@ struct eio_session {
 };
 
 LIST_HEAD(eio_bucket, eio_session);
+TAILQ_HEAD(eio_beats, eio_session);
+
+/*
+ * The heartbeat: one timer per list instead of one per session.  Every
+ * session of a list waits the same delay (ping_interval for the next
+ * ping, ping_timeout for the pong), so appending keeps a list in order
+ * of deadline and only its head needs a timer.
+ */
+struct eio_beat_list {
+	struct eio_beats	 bl_list;
+	struct event		*bl_timer;	/* at the head's deadline */
+	int64_t			 bl_delay;	/* ms */
+	struct eio_server	*bl_srv;
+	int			 bl_pong;	/* the list of pongs awaited */
+};
 
 struct eio_server {
 	struct eio_env		 srv_env;	/* what the worker gave it */
@@ -126,9 +145,11 @@ struct eio_server {
 	size_t			 srv_nsessions;
 	size_t			 srv_pathlen;
 	struct idle		*srv_idle;	/* RAIN's idle policy */
+	struct eio_beat_list	 srv_beats[2];	/* [0] next ping, [1] pong */
 };
 
 static void	es_flush(struct eio_session *);
+static void	es_beat_cb(evutil_socket_t, short, void *);
 static void	es_flush_poll(struct eio_session *);
 static void	es_flush_cb(evutil_socket_t, short, void *);
 static void	es_shutdown(struct eio_session *, const char *);
@@ -219,7 +240,9 @@ struct eio_server *
 eio_server_new(const struct eio_env *env)
 {
 	struct eio_server	*srv;
+	struct eio_beat_list	*bl;
 	const struct conf	*conf = env->ee_host->ch_conf;
+	int			 i;
 
 	srv = xcalloc(1, sizeof(*srv));
 	srv->srv_env = *env;
@@ -230,6 +253,16 @@ eio_server_new(const struct eio_env *env)
 	srv->srv_pathlen = strlen(conf->c_eio_path);
 	srv->srv_idle = idle_new(env->ee_host->ch_base, env->ee_nsp, conf,
 	    eio_idle_load, srv);
+	for (i = 0; i < 2; i++) {
+		bl = &srv->srv_beats[i];
+		TAILQ_INIT(&bl->bl_list);
+		bl->bl_srv = srv;
+		bl->bl_pong = i;
+		bl->bl_delay = i == 0 ? conf->c_ping_interval : conf->c_ping_timeout;
+		bl->bl_timer = evtimer_new(env->ee_host->ch_base, es_beat_cb, bl);
+		if (bl->bl_timer == NULL)
+			fatalx("eio: cannot create the heartbeat timers");
+	}
 	return (srv);
 }
 
@@ -239,6 +272,8 @@ eio_server_free(struct eio_server *srv)
 	if (srv == NULL)
 		return;
 	idle_free(srv->srv_idle);
+	event_free(srv->srv_beats[0].bl_timer);
+	event_free(srv->srv_beats[1].bl_timer);
 	free(srv->srv_buckets);
 	free(srv);
 }
@@ -503,20 +538,76 @@ es_timer_ms(struct event *ev, int64_t ms)
 	evtimer_add(ev, &tv);
 }
 
+/* Arm a list's timer for its head, or stop it when the list is empty. */
 static void
-es_ping_cb(evutil_socket_t fd, short what, void *arg)
+es_beat_rearm(struct eio_beat_list *bl)
 {
-	struct eio_session *es = arg;
+	struct eio_session	*head = TAILQ_FIRST(&bl->bl_list);
+	int64_t			 ms;
+
+	if (head == NULL) {
+		evtimer_del(bl->bl_timer);
+		return;
+	}
+	ms = head->es_beat_at - monotonic_ms();
+	es_timer_ms(bl->bl_timer, ms > 0 ? ms : 1);
+}
+
+/* Take es out of its heartbeat list, if it is in one. */
+static void
+es_beat_stop(struct eio_session *es)
+{
+	struct eio_beat_list	*bl;
+	int			 head;
+
+	if (!es->es_beat_on)
+		return;
+	bl = &es->es_srv->srv_beats[es->es_ping_sent];
+	head = TAILQ_FIRST(&bl->bl_list) == es;
+	TAILQ_REMOVE(&bl->bl_list, es, es_beat_entry);
+	es->es_beat_on = 0;
+	if (head)
+		es_beat_rearm(bl);
+}
+
+/* Wait for the time to ping (pong 0) or for the pong (pong 1). */
+static void
+es_beat_start(struct eio_session *es, int pong)
+{
+	struct eio_beat_list *bl;
+
+	es_beat_stop(es);
+	es->es_ping_sent = pong;
+	bl = &es->es_srv->srv_beats[pong];
+	es->es_beat_at = monotonic_ms() + bl->bl_delay;
+	TAILQ_INSERT_TAIL(&bl->bl_list, es, es_beat_entry);
+	es->es_beat_on = 1;
+	if (TAILQ_FIRST(&bl->bl_list) == es)
+		es_beat_rearm(bl);
+}
+
+/* Every session of the list whose time has come: ping it, or close it. */
+static void
+es_beat_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct eio_beat_list	*bl = arg;
+	struct eio_session	*es;
+	int64_t			 now = monotonic_ms();
 
 	(void)fd;
 	(void)what;
-	if (es->es_ping_sent) {
-		es_close(es, "ping timeout", 0);
-		return;
+	while ((es = TAILQ_FIRST(&bl->bl_list)) != NULL &&
+	    es->es_beat_at <= now) {
+		TAILQ_REMOVE(&bl->bl_list, es, es_beat_entry);
+		es->es_beat_on = 0;
+		if (bl->bl_pong) {
+			es_close(es, "ping timeout", 0);
+			continue;
+		}
+		es_send(es, EIO_PING, NULL, 0);
+		es_beat_start(es, 1);
 	}
-	es->es_ping_sent = 1;
-	es_send(es, EIO_PING, NULL, 0);
-	es_timer_ms(es->es_ping, es->es_srv->srv_conf->c_ping_timeout);
+	es_beat_rearm(bl);
 }
 
 static void
@@ -587,7 +678,7 @@ es_close_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (es->es_has_pending)
 		sio_packet_clear(&es->es_pending);
-	event_free(es->es_ping);
+	es_beat_stop(es);
 	es_event_free(es->es_upgrade_timer);
 	es_event_free(es->es_connect_timer);
 	es_event_free(es->es_close_ev);
@@ -615,7 +706,7 @@ es_close(struct eio_session *es, const char *reason, int hard)
 	es->es_srv->srv_nsessions--;
 	stats_gauge_add(es->es_transport == ES_POLLING ? STAT_G_EIO_POLLING :
 	    STAT_G_EIO_WEBSOCKET, -1);
-	evtimer_del(es->es_ping);
+	es_beat_stop(es);
 	es_event_del(es->es_upgrade_timer);
 	es_event_del(es->es_connect_timer);
 	es_event_del(es->es_drop);
@@ -644,7 +735,7 @@ es_shutdown(struct eio_session *es, const char *reason)
 		return;
 	}
 	es->es_shutdown = reason;
-	evtimer_del(es->es_ping);
+	es_beat_stop(es);
 	es_event_del(es->es_connect_timer);
 	es->es_drop_hard = 0;
 	es_timer_ms(es_event(es, &es->es_drop, es_drop_cb), EIO_CLOSE_TIMEOUT_MS);
@@ -655,7 +746,6 @@ es_new(struct eio_server *srv, enum es_transport transport,
     const struct http_header *origin)
 {
 	struct eio_session	*es;
-	struct event_base	*base = srv->srv_env.ee_host->ch_base;
 
 	es = xcalloc(1, sizeof(*es));
 	es->es_srv = srv;
@@ -664,15 +754,12 @@ es_new(struct eio_server *srv, enum es_transport transport,
 	while (eio_find(srv, es->es_sid, EIO_SID_LEN) != NULL);
 	es->es_transport = transport;
 	TAILQ_INIT(&es->es_queue);
-	es->es_ping = evtimer_new(base, es_ping_cb, es);
-	if (es->es_ping == NULL)
-		fatalx("eio: cannot create timers");
 	if (origin != NULL && origin->hh_valuelen <= EIO_ORIGIN_MAX)
 		es->es_origin = xstrndup(origin->hh_value, origin->hh_valuelen);
 	es->es_client = nsp_client_new(srv->srv_env.ee_nsp, &es_client_ops,
 	    es, es->es_sid);
 	eio_insert(srv, es);
-	es_timer_ms(es->es_ping, srv->srv_conf->c_ping_interval);
+	es_beat_start(es, 0);
 	es_timer_ms(es_event(es, &es->es_connect_timer, es_connect_cb),
 	    EIO_CONNECT_TIMEOUT_MS);
 	log_debug("session %s opened (%s)", es->es_sid,
@@ -1008,11 +1095,8 @@ es_packet(struct eio_session *es, enum eio_type type, int binary,
 	}
 	switch (type) {
 	case EIO_PONG:
-		if (es->es_ping_sent) {
-			es->es_ping_sent = 0;
-			evtimer_del(es->es_ping);
-			es_timer_ms(es->es_ping, es->es_srv->srv_conf->c_ping_interval);
-		}
+		if (es->es_ping_sent)
+			es_beat_start(es, 0);
 		break;
 	case EIO_MESSAGE:
 		es_message(es, 0, data, len);
