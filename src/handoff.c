@@ -262,6 +262,26 @@ mesh_socketpair(int sv[2], int bufsize)
 	return (0);
 }
 
+/* A mesh of nslots with no descriptor yet (every one -1). */
+static struct handoff_mesh *
+mesh_alloc(int nslots)
+{
+	struct handoff_mesh	*m;
+	size_t			 npairs = mesh_npairs(nslots), p;
+	int			 i;
+
+	m = xcalloc(1, sizeof(*m));
+	m->hm_nslots = nslots;
+	m->hm_chan = xcalloc((size_t)nslots, sizeof(*m->hm_chan));
+	m->hm_bus = xcalloc(npairs, sizeof(*m->hm_bus));
+	for (i = 0; i < nslots; i++)
+		m->hm_chan[i][0] = m->hm_chan[i][1] = -1;
+	for (p = 0; p < npairs; p++)
+		m->hm_bus[p][0] = m->hm_bus[p][1] = -1;
+	m->hm_chan_max = HANDOFF_DGRAM_MAX;
+	return (m);
+}
+
 struct handoff_mesh *
 handoff_mesh_new(int nslots)
 {
@@ -274,17 +294,8 @@ handoff_mesh_new(int nslots)
 		errno = EINVAL;
 		return (NULL);
 	}
-	m = xcalloc(1, sizeof(*m));
-	m->hm_nslots = nslots;
+	m = mesh_alloc(nslots);
 	npairs = mesh_npairs(nslots);
-	m->hm_chan = xcalloc((size_t)nslots, sizeof(*m->hm_chan));
-	m->hm_bus = xcalloc(npairs, sizeof(*m->hm_bus));
-	for (i = 0; i < nslots; i++)
-		m->hm_chan[i][0] = m->hm_chan[i][1] = -1;
-	for (p = 0; p < npairs; p++)
-		m->hm_bus[p][0] = m->hm_bus[p][1] = -1;
-
-	m->hm_chan_max = HANDOFF_DGRAM_MAX;
 	for (i = 0; i < nslots; i++) {
 		if (mesh_socketpair(m->hm_chan[i], HANDOFF_SOCKBUF) == -1)
 			goto bad;
@@ -325,21 +336,13 @@ struct handoff_mesh *
 handoff_mesh_adopt(int nslots, const int *fds)
 {
 	struct handoff_mesh	*m;
-	size_t			 npairs, p, max;
+	size_t			 max;
 	int			 i;
 
 	if (nslots < 1 || nslots > HANDOFF_SLOTS_MAX)
 		return (NULL);
-	m = xcalloc(1, sizeof(*m));
-	m->hm_nslots = nslots;
-	npairs = mesh_npairs(nslots);
-	m->hm_chan = xcalloc((size_t)nslots, sizeof(*m->hm_chan));
-	m->hm_bus = xcalloc(npairs, sizeof(*m->hm_bus));
-	for (p = 0; p < npairs; p++)
-		m->hm_bus[p][0] = m->hm_bus[p][1] = -1;
-	m->hm_chan_max = HANDOFF_DGRAM_MAX;
+	m = mesh_alloc(nslots);
 	for (i = 0; i < nslots; i++) {
-		m->hm_chan[i][0] = -1;
 		m->hm_chan[i][1] = fds[i];
 		if (fcntl(fds[i], F_SETFD, FD_CLOEXEC) == -1) {
 			log_warn("handoff: adopted descriptor %d", fds[i]);

@@ -436,6 +436,24 @@ redis_conn_lost(struct redis_conn *cn, const char *why, int free_ac)
 		cn->cn_backoff = r->r_backoff_max;
 }
 
+/*
+ * The start of a callback on cn's context: 1 when there is nothing to
+ * do, because the context is an old one of cn, or because the reply is
+ * missing (the connection went; it is marked lost here).
+ */
+static int
+redis_reply_gone(redisAsyncContext *ac, struct redis_conn *cn, void *reply)
+{
+	if (ac->data != cn)
+		return (1);
+	if (reply == NULL) {
+		redis_conn_lost(cn, ac->err ? ac->errstr : "connection lost",
+		    REDIS_FREE_NOT);
+		return (1);
+	}
+	return (0);
+}
+
 static void
 redis_hello_cb(redisAsyncContext *ac, void *reply, void *privdata)
 {
@@ -443,13 +461,8 @@ redis_hello_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	redisReply		*rep = reply;
 	char			 why[REDIS_ERR_MAX];
 
-	if (ac->data != cn)
+	if (redis_reply_gone(ac, cn, rep))
 		return;
-	if (rep == NULL) {
-		redis_conn_lost(cn, ac->err ? ac->errstr : "connection lost",
-		    REDIS_FREE_NOT);
-		return;
-	}
 	if (rep->type == REDIS_REPLY_ERROR) {
 		snprintf(why, sizeof(why), "%s", rep->str);
 		redis_conn_lost(cn, why, REDIS_FREE_NOW);
@@ -481,13 +494,8 @@ redis_id_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	struct redis_conn	*cn = privdata;
 	redisReply		*rep = reply;
 
-	if (ac->data != cn)
+	if (redis_reply_gone(ac, cn, rep))
 		return;
-	if (rep == NULL) {
-		redis_conn_lost(cn, ac->err ? ac->errstr : "connection lost",
-		    REDIS_FREE_NOT);
-		return;
-	}
 	cn->cn_id = rep->type == REDIS_REPLY_INTEGER && rep->integer > 0 ?
 	    rep->integer : 0;
 	if (--cn->cn_hello == 0)
@@ -1325,13 +1333,8 @@ redis_sub_cb(redisAsyncContext *ac, void *reply, void *privdata)
 	struct redis_channel	*ch;
 	char			*name;
 
-	if (ac->data != cn)
+	if (redis_reply_gone(ac, cn, rep))
 		return;
-	if (rep == NULL) {
-		redis_conn_lost(cn, ac->err ? ac->errstr : "connection lost",
-		    REDIS_FREE_NOT);
-		return;
-	}
 	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 3 ||
 	    rep->element[0]->type != REDIS_REPLY_STRING ||
 	    rep->element[1]->type != REDIS_REPLY_STRING)

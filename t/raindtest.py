@@ -7,6 +7,7 @@ by sleeping for a fixed time.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -24,6 +25,89 @@ BUILDDIR = os.environ.get("RAIND_BUILDDIR") or os.path.join(
 COMPONENTS = os.path.join(BUILDDIR, "handlers", "built")
 
 failures = 0
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# The npm modules of the interop suite, installed by t/interop/setup.sh.
+INTEROP_MODULES = os.path.join(BUILDDIR, "t", "interop-modules")
+
+
+def secret_file(content=None, mode=0o600):
+    """A new file holding content (default: a random hex secret) and a
+    newline, with mode; the caller removes it."""
+    fd, path = tempfile.mkstemp(prefix="raind-secret.")
+    os.write(fd, (content or os.urandom(24).hex()).encode() + b"\n")
+    os.close(fd)
+    os.chmod(path, mode)
+    return path
+
+
+def read_text(path):
+    """A log file's text so far, or "" when there is none yet."""
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+def interop_setup():
+    """Install the interop suite's npm modules: the setup.sh process
+    (returncode 0: ready, SKIP: no Node.js or npm)."""
+    return subprocess.run([os.path.join(HERE, "interop", "setup.sh"),
+                           INTEROP_MODULES], capture_output=True, text=True)
+
+
+def interop_require():
+    """interop_setup, or exit: SKIP without Node.js or npm, 1 on failure."""
+    p = interop_setup()
+    if p.returncode == SKIP:
+        print("# " + p.stderr.strip())
+        sys.exit(SKIP)
+    if p.returncode != 0:
+        print(p.stdout + p.stderr)
+        sys.exit(1)
+
+
+def node_conf(redis, secret, node_id, extra=""):
+    """A node of several sharing redis and the cookie secret, with the
+    bundled components, making sessions; then extra."""
+    return ("components %s\nredis %s\ncookie_secret_file %s\n"
+            "session_create yes\nnode_id %s\n%s" % (
+                COMPONENTS, redis.address, secret, node_id, extra))
+
+
+def interop_run(files, env, timeout=300):
+    """Run t/interop test files with env: (process, passed, failed), the
+    counts read from the TAP summary (None when absent)."""
+    p = subprocess.run([os.path.join(HERE, "interop", "run-tests.sh"),
+                        INTEROP_MODULES] +
+                       [os.path.join(HERE, "interop", f) for f in files],
+                       env=env, capture_output=True, text=True, timeout=timeout)
+    counts = []
+    for what in ("pass", "fail"):
+        m = re.search(r"^# %s (\d+)" % what, p.stdout, re.M)
+        counts.append(int(m.group(1)) if m else None)
+    return p, counts[0], counts[1]
+
+
+def interop_check(files, env, min_pass, what, tail=40):
+    """One check: the interop files pass against the nodes env names, at
+    least min_pass tests of them; skipped (said so) without Node.js."""
+    p = interop_setup()
+    if p.returncode == SKIP:
+        print("# %s skipped: %s" % (what, p.stderr.strip()))
+        return
+    if p.returncode != 0:
+        check(False, "interop modules installed:\n" + p.stdout + p.stderr)
+        return
+    env = dict(os.environ, SIO_TEST_REPORTER="tap", **env)
+    p, npass, nfail = interop_run(files, env)
+    sys.stdout.write("".join("# " + l + "\n"
+                             for l in p.stdout.splitlines()[-tail:]))
+    check(p.returncode == 0 and nfail == 0 and npass is not None and
+          npass >= min_pass, "%s pass (%s passed, %s failed)" % (
+              what, "?" if npass is None else npass,
+              "?" if nfail is None else nfail))
 
 
 def sanitized():
@@ -201,11 +285,7 @@ class Raind:
         return sorted(out)
 
     def logtext(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_text(self.log_path)
 
     def signal(self, sig):
         self.proc.send_signal(sig)

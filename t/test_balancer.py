@@ -36,11 +36,10 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import raindtest  # noqa: E402
 import redistest  # noqa: E402
-from raindtest import (BUILDDIR, COMPONENTS, SKIP, Raind, check,  # noqa: E402
-                       done, wait_until)
+from raindtest import SKIP, Raind, check, done, wait_until  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODULES = os.path.join(BUILDDIR, "t", "interop-modules")
+MODULES = raindtest.INTEROP_MODULES
 HAPROXY = os.environ.get("HAPROXY", "")
 NODES = ("node-1", "node-2", "node-3")
 # A heartbeat well above the 2 s of the reconnection: the clients of the
@@ -87,11 +86,10 @@ backend raind
 
 
 def node_conf(redis, secret, node_id):
-    return ("components %s\nredis %s\ncookie_secret_file %s\n"
-            "session_create yes\nnode_id %s\nping_interval %dms\n"
-            "ping_timeout %dms\nredis_timeout %dms\n" % (
-                COMPONENTS, redis.address, secret, node_id, PING_INTERVAL_MS,
-                PING_TIMEOUT_MS, REDIS_TIMEOUT_MS))
+    return raindtest.node_conf(
+        redis, secret, node_id, "ping_interval %dms\nping_timeout %dms\n"
+        "redis_timeout %dms\n" % (PING_INTERVAL_MS, PING_TIMEOUT_MS,
+                                  REDIS_TIMEOUT_MS))
 
 
 def free_port():
@@ -143,11 +141,7 @@ class Haproxy:
         return r is not None and r[0] == 200
 
     def logtext(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return raindtest.read_text(self.log_path)
 
     def requests(self):
         """(counter, server, status, method, uri) of every logged request."""
@@ -294,20 +288,10 @@ def main():
     if not redistest.available():
         print("# redis-server or redis-cli not found")
         sys.exit(SKIP)
-    p = subprocess.run([os.path.join(HERE, "interop", "setup.sh"), MODULES],
-                       capture_output=True, text=True)
-    if p.returncode == SKIP:
-        print("# " + p.stderr.strip())
-        sys.exit(SKIP)
-    if p.returncode != 0:
-        print(p.stdout + p.stderr)
-        sys.exit(1)
+    raindtest.interop_require()
 
     redis = redistest.Redis().start()
-    fd, secret = tempfile.mkstemp(prefix="raind-secret.")
-    os.write(fd, os.urandom(24).hex().encode() + b"\n")
-    os.close(fd)
-    os.chmod(secret, 0o600)
+    secret = raindtest.secret_file()
     nodes = [Raind(conf=node_conf(redis, secret, n), workers=2) for n in NODES]
     lb = None
     try:

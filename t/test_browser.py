@@ -241,11 +241,7 @@ class WebDriver:
         return [e.get("message", "") for e in entries]
 
     def logtext(self):
-        try:
-            with open(self.log_path, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return raindtest.read_text(self.log_path)
 
     def stop(self):
         """Quit the browser, then make sure every process we started is gone."""

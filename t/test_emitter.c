@@ -72,6 +72,16 @@ pack_message(int type, const char *nsp, const char *event, size_t nargs,
 		pack_str(except[i]);
 }
 
+/* What pack_message built decodes: into m; the packed bytes are freed. */
+static void
+decoded(struct emitter_msg *m)
+{
+	char err[EMITTER_ERR_MAX];
+
+	cr_assert_eq(emitter_decode(sb.data, sb.size, m, err), 0, "%s", err);
+	msgpack_sbuffer_destroy(&sb);
+}
+
 static void
 args_plain(void)
 {
@@ -93,11 +103,10 @@ Test(emitter, decodes_rooms_except_and_plain_values)
 {
 	const char *rooms[] = { "r1", "r2" }, *except[] = { "banned" };
 	struct emitter_msg m;
-	char err[EMITTER_ERR_MAX];
 
 	pack_message(2, "/chat/1.0/chat", "news", 5, args_plain, rooms, 2,
 	    except, 1);
-	cr_assert_eq(emitter_decode(sb.data, sb.size, &m, err), 0, "%s", err);
+	decoded(&m);
 	cr_assert_str_eq(m.em_nsp, "/chat/1.0/chat");
 	cr_assert_eq(m.em_nrooms, 2);
 	cr_assert_str_eq(m.em_rooms[0], "r1");
@@ -109,7 +118,6 @@ Test(emitter, decodes_rooms_except_and_plain_values)
 	cr_assert_eq(m.em_jsonlen, strlen(m.em_json));
 	cr_assert_eq(m.em_nattach, 0);
 	emitter_msg_clear(&m);
-	msgpack_sbuffer_destroy(&sb);
 }
 
 static void
@@ -125,10 +133,9 @@ args_binary(void)
 Test(emitter, binaries_become_attachments)
 {
 	struct emitter_msg m;
-	char err[EMITTER_ERR_MAX];
 
 	pack_message(5, "/b", "bin", 2, args_binary, NULL, 0, NULL, 0);
-	cr_assert_eq(emitter_decode(sb.data, sb.size, &m, err), 0, "%s", err);
+	decoded(&m);
 	cr_assert_str_eq(m.em_json, "[\"bin\",{\"_placeholder\":true,\"num\":0},"
 	    "{\"more\":{\"_placeholder\":true,\"num\":1}}]");
 	cr_assert_eq(m.em_nattach, 2);
@@ -137,7 +144,6 @@ Test(emitter, binaries_become_attachments)
 	cr_assert_eq(m.em_attach[1].sa_len, 0);
 	cr_assert_eq(m.em_nrooms, 0);
 	emitter_msg_clear(&m);
-	msgpack_sbuffer_destroy(&sb);
 }
 
 /* A timestamp as the emitter writes a Date (ext -1), seconds and nanoseconds. */
@@ -156,14 +162,12 @@ args_dates(void)
 Test(emitter, dates_and_infinities_as_json_gives_them)
 {
 	struct emitter_msg m;
-	char err[EMITTER_ERR_MAX];
 
 	pack_message(2, "/", "t", 3, args_dates, NULL, 0, NULL, 0);
-	cr_assert_eq(emitter_decode(sb.data, sb.size, &m, err), 0, "%s", err);
+	decoded(&m);
 	cr_assert_str_eq(m.em_json, "[\"t\",\"2021-01-01T00:00:00.000Z\","
 	    "\"2021-01-01T00:00:00.500Z\",null]");
 	emitter_msg_clear(&m);
-	msgpack_sbuffer_destroy(&sb);
 }
 
 static void
@@ -176,6 +180,14 @@ refused(const void *buf, size_t len, const char *why)
 	cr_assert_neq(err[0], '\0');
 	cr_assert_null(m.em_nsp);
 	cr_assert_null(m.em_json);
+}
+
+/* The message pack_message (or pack_start) built is refused; then freed. */
+static void
+refused_packed(const char *why)
+{
+	refused(sb.data, sb.size, why);
+	msgpack_sbuffer_destroy(&sb);
 }
 
 static void
@@ -219,44 +231,35 @@ Test(emitter, refuses_what_is_not_the_format)
 
 	pack_message(2, "/a", "e", 0, NULL, NULL, 0, NULL, 0);
 	msgpack_pack_nil(&pk);
-	refused(sb.data, sb.size, "bytes after the message");
-	msgpack_sbuffer_destroy(&sb);
+	refused_packed("bytes after the message");
 
 	pack_message(3, "/a", "e", 0, NULL, NULL, 0, NULL, 0);
-	refused(sb.data, sb.size, "an ack, not an event");
-	msgpack_sbuffer_destroy(&sb);
+	refused_packed("an ack, not an event");
 
 	pack_message(2, "a", "e", 0, NULL, NULL, 0, NULL, 0);
-	refused(sb.data, sb.size, "a namespace without its slash");
-	msgpack_sbuffer_destroy(&sb);
+	refused_packed("a namespace without its slash");
 
 	for (i = 0; i < EMITTER_ROOMS_MAX + 1; i++)
 		many[i] = "r";
 	pack_message(2, "/a", "e", 0, NULL, many, EMITTER_ROOMS_MAX + 1, NULL, 0);
-	refused(sb.data, sb.size, "too many rooms");
-	msgpack_sbuffer_destroy(&sb);
+	refused_packed("too many rooms");
 
 	pack_message(2, "/a", "e", 0, NULL, NULL, 0, empty, 1);
-	refused(sb.data, sb.size, "an empty room name");
-	msgpack_sbuffer_destroy(&sb);
+	refused_packed("an empty room name");
 
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	pack_message(2, "/a", "e", 0, NULL, longroom, 1, NULL, 0);
-	refused(sb.data, sb.size, "a room name over 256 bytes");
-	msgpack_sbuffer_destroy(&sb);
+	refused_packed("a room name over 256 bytes");
 
 	pack_message(2, "/a", "e", 1, args_other_ext, NULL, 0, NULL, 0);
-	refused(sb.data, sb.size, "an extension type");
-	msgpack_sbuffer_destroy(&sb);
+	refused_packed("an extension type");
 
 	pack_message(2, "/a", "e", 1, args_bad_utf8, NULL, 0, NULL, 0);
-	refused(sb.data, sb.size, "a string that is not UTF-8");
-	msgpack_sbuffer_destroy(&sb);
+	refused_packed("a string that is not UTF-8");
 
 	pack_message(2, "/a", "e", 1, args_deep, NULL, 0, NULL, 0);
-	refused(sb.data, sb.size, "nesting beyond the limit");
-	msgpack_sbuffer_destroy(&sb);
+	refused_packed("nesting beyond the limit");
 
 	/* An event name must be a string; data must not be empty. */
 	pack_start();
@@ -268,14 +271,12 @@ Test(emitter, refuses_what_is_not_the_format)
 	pack_str("data");
 	msgpack_pack_array(&pk, 1);
 	msgpack_pack_int(&pk, 1);
-	refused(sb.data, sb.size, "an event name that is a number");
-	msgpack_sbuffer_destroy(&sb);
+	refused_packed("an event name that is a number");
 }
 
 Test(emitter, opts_and_nsp_may_be_missing)
 {
 	struct emitter_msg m;
-	char err[EMITTER_ERR_MAX];
 
 	pack_start();
 	msgpack_pack_array(&pk, 2);
@@ -286,12 +287,11 @@ Test(emitter, opts_and_nsp_may_be_missing)
 	pack_str("data");
 	msgpack_pack_array(&pk, 1);
 	pack_str("ping");
-	cr_assert_eq(emitter_decode(sb.data, sb.size, &m, err), 0, "%s", err);
+	decoded(&m);
 	cr_assert_str_eq(m.em_nsp, "/");
 	cr_assert_str_eq(m.em_json, "[\"ping\"]");
 	cr_assert_eq(m.em_nrooms + m.em_nexcept, 0);
 	emitter_msg_clear(&m);
-	msgpack_sbuffer_destroy(&sb);
 }
 
 Test(emitter, encoder_writes_what_the_decoder_reads)

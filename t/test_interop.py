@@ -8,44 +8,26 @@ installed from t/interop/package-lock.json into the build tree.
 """
 
 import os
-import re
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from raindtest import (BUILDDIR, COMPONENTS, SKIP, Raind, check,  # noqa: E402
-                       done)
+from raindtest import (COMPONENTS, Raind, check, done,  # noqa: E402
+                       interop_require, interop_run, secret_file)
 import redistest  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MODULES = os.path.join(BUILDDIR, "t", "interop-modules")
 HANDLER_TIMEOUT_MS = 500
 
 
-def setup_modules():
-    p = subprocess.run([os.path.join(HERE, "interop", "setup.sh"), MODULES],
-                       capture_output=True, text=True)
-    if p.returncode == SKIP:
-        print("# " + p.stderr.strip())
-        sys.exit(SKIP)
-    if p.returncode != 0:
-        print(p.stdout + p.stderr)
-        sys.exit(1)
-
-
 def main():
-    setup_modules()
+    interop_require()
     secret = None
     extra = ""
     redis = None
     if redistest.available():
         # Sessions need Redis: the echo component's session events too.
         redis = redistest.Redis().start()
-        fd, secret = tempfile.mkstemp(prefix="raind-secret.")
-        os.write(fd, os.urandom(24).hex().encode() + b"\n")
-        os.close(fd)
-        os.chmod(secret, 0o600)
+        secret = secret_file()
         # Each client signs a cookie for a fresh session id that no web
         # application made: session_create yes lets raind start them.
         extra = ("redis %s\ncookie_secret_file %s\nsession_create yes\n" %
@@ -67,19 +49,14 @@ def main():
             files = [f for f in files if f != "session.test.js"]
         else:
             env["SIO_COOKIE_SECRET_FILE"] = secret
-        files = [os.path.join(HERE, "interop", f) for f in files]
-        p = subprocess.run([os.path.join(HERE, "interop", "run-tests.sh"),
-                            MODULES] + files, env=env, capture_output=True,
-                           text=True, timeout=600)
+        p, npass, nfail = interop_run(files, env, timeout=600)
         sys.stdout.write(p.stdout[-30000:])
         sys.stderr.write(p.stderr[-5000:])
-        m = re.search(r"^# fail (\d+)", p.stdout, re.M)
-        n = re.search(r"^# pass (\d+)", p.stdout, re.M)
-        check(p.returncode == 0 and m is not None and m.group(1) == "0",
+        check(p.returncode == 0 and nfail == 0,
               "interop suite passes (%s passed, %s failed)" %
-              (n.group(1) if n else "?", m.group(1) if m else "?"))
-        check(n is not None and int(n.group(1)) >= 150,
-              "the suite really ran (%s tests passed)" % (n.group(1) if n else 0))
+              ("?" if npass is None else npass, "?" if nfail is None else nfail))
+        check(npass is not None and npass >= 150,
+              "the suite really ran (%s tests passed)" % (npass or 0))
         log = r.logtext()
         handed = log.count("handed over to slot")
         check(handed > 0, "polling requests crossed workers (%d handoffs)" % handed)

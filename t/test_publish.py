@@ -36,20 +36,6 @@ from raindtest import (COMPONENTS, RAIND, SKIP, Raind, check, done,  # noqa: E40
 NSP = "/echo/1.0/echo"
 
 
-def secret_file(mode=0o600, content=None):
-    fd, path = tempfile.mkstemp(prefix="raind-secret.")
-    os.write(fd, (content or os.urandom(24).hex()).encode() + b"\n")
-    os.close(fd)
-    os.chmod(path, mode)
-    return path
-
-
-def node_conf(redis, secret, node_id, extra=""):
-    return ("components %s\nredis %s\ncookie_secret_file %s\n"
-            "session_create yes\nnode_id %s\n%s" % (
-                COMPONENTS, redis.address, secret, node_id, extra))
-
-
 def conf_check(text):
     """raind -n on a file holding text: (exit status, stderr)."""
     fd, path = tempfile.mkstemp(prefix="raind-conf.")
@@ -64,8 +50,8 @@ def conf_check(text):
 
 
 def test_conf(redis, secret):
-    token = secret_file()
-    loose = secret_file(0o644)
+    token = raindtest.secret_file()
+    loose = raindtest.secret_file(mode=0o644)
     base = "components %s\nredis %s\ncookie_secret_file %s\n" % (
         COMPONENTS, redis.address, secret)
     try:
@@ -186,34 +172,17 @@ def test_malformed(a, b, redis):
 
 
 def test_interop(a, b, redis, secret, token):
-    here = os.path.dirname(os.path.abspath(__file__))
-    modules = os.path.join(raindtest.BUILDDIR, "t", "interop-modules")
-    p = subprocess.run([os.path.join(here, "interop", "setup.sh"), modules],
-                       capture_output=True, text=True)
-    if p.returncode == SKIP:
-        print("# interop emitter tests skipped: " + p.stderr.strip())
-        return
-    if p.returncode != 0:
-        check(False, "interop modules installed:\n" + p.stdout + p.stderr)
-        return
     with open(token) as f:
         tok = f.read().strip()
-    env = dict(os.environ, SIO_URL="http://127.0.0.1:%d" % a.port,
-               SIO_URL2="http://127.0.0.1:%d" % b.port,
-               SIO_REDIS_URL="unix://" + redis.socket,
-               SIO_ADMIN_URL="http://127.0.0.1:%d" % a.ports[1][1],
-               SIO_ADMIN_TOKEN=tok,
-               SIO_COOKIE_SECRET_FILE=secret, SIO_TEST_REPORTER="tap")
-    p = subprocess.run([os.path.join(here, "interop", "run-tests.sh"), modules,
-                        os.path.join(here, "interop", "emitter.test.js")],
-                       env=env, capture_output=True, text=True, timeout=300)
-    sys.stdout.write("".join("# " + l + "\n" for l in p.stdout.splitlines()[-60:]))
-    m = re.search(r"^# fail (\d+)", p.stdout, re.M)
-    n = re.search(r"^# pass (\d+)", p.stdout, re.M)
-    check(p.returncode == 0 and m is not None and m.group(1) == "0" and
-          n is not None and int(n.group(1)) >= 7,
-          "interop emitter and publish tests pass (%s passed, %s failed)" %
-          (n.group(1) if n else "?", m.group(1) if m else "?"))
+    raindtest.interop_check(
+        ["emitter.test.js"], {"SIO_URL": "http://127.0.0.1:%d" % a.port,
+                              "SIO_URL2": "http://127.0.0.1:%d" % b.port,
+                              "SIO_REDIS_URL": "unix://" + redis.socket,
+                              "SIO_ADMIN_URL": "http://127.0.0.1:%d" %
+                              a.ports[1][1],
+                              "SIO_ADMIN_TOKEN": tok,
+                              "SIO_COOKIE_SECRET_FILE": secret},
+        7, "interop emitter and publish tests", tail=60)
 
 
 def main():
@@ -221,12 +190,12 @@ def main():
         print("# redis-server or redis-cli not found")
         sys.exit(SKIP)
     redis = redistest.Redis().start()
-    secret = secret_file()
-    token = secret_file()
-    a = Raind(conf=node_conf(redis, secret, "node-a",
+    secret = raindtest.secret_file()
+    token = raindtest.secret_file()
+    a = Raind(conf=raindtest.node_conf(redis, secret, "node-a",
                              "admin_listen 127.0.0.1:0\nadmin_token_file %s\n"
                              % token), workers=2)
-    b = Raind(conf=node_conf(redis, secret, "node-b"), workers=1)
+    b = Raind(conf=raindtest.node_conf(redis, secret, "node-b"), workers=1)
     try:
         test_conf(redis, secret)
         a.start()

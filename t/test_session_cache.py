@@ -30,12 +30,12 @@ import os
 import re
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rawsio  # noqa: E402
+import raindtest  # noqa: E402
 import redistest  # noqa: E402
 from raindtest import COMPONENTS, SKIP, Raind, check, done, get, wait_until  # noqa: E402
 
@@ -264,10 +264,7 @@ def main():
         print("# redis-server or redis-cli not found")
         sys.exit(SKIP)
     redis = redistest.Redis().start()
-    fd, secret = tempfile.mkstemp(prefix="raind-secret.")
-    os.write(fd, SECRET + b"\n")
-    os.close(fd)
-    os.chmod(secret, 0o600)
+    secret = raindtest.secret_file(SECRET.decode())
     sid = os.urandom(16).hex()
     redis.cli("HSET", "%ss:%s" % (PREFIX, sid), "created", "1")
     a = Raind(conf=node_conf(redis, secret, "node-a", 4096), workers=1)

@@ -29,18 +29,15 @@ sentinel that took the same way.
 import http.client
 import json
 import os
-import re
 import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import rawsio  # noqa: E402
 import raindtest  # noqa: E402
 import redistest  # noqa: E402
-from raindtest import COMPONENTS, SKIP, Raind, check, done  # noqa: E402
+from raindtest import SKIP, Raind, check, done  # noqa: E402
 
 NSP = "/echo/1.0/echo"
 PING_INTERVAL_MS = 1500
@@ -52,11 +49,10 @@ EIO = "/socket.io/?EIO=4&transport=polling"
 
 
 def node_conf(redis, secret, node_id):
-    return ("components %s\nredis %s\ncookie_secret_file %s\n"
-            "session_create yes\nnode_id %s\nping_interval %dms\n"
-            "ping_timeout %dms\nredis_timeout %dms\n" % (
-                COMPONENTS, redis.address, secret, node_id, PING_INTERVAL_MS,
-                PING_TIMEOUT_MS, REDIS_TIMEOUT_MS))
+    return raindtest.node_conf(
+        redis, secret, node_id, "ping_interval %dms\nping_timeout %dms\n"
+        "redis_timeout %dms\n" % (PING_INTERVAL_MS, PING_TIMEOUT_MS,
+                                  REDIS_TIMEOUT_MS))
 
 
 class Member:
@@ -339,29 +335,11 @@ def test_owner_stuck_then_gone(a, b):
 
 def test_interop(a, b, secret):
     """The two-node tests of the interop suite, with the official client."""
-    here = os.path.dirname(os.path.abspath(__file__))
-    modules = os.path.join(raindtest.BUILDDIR, "t", "interop-modules")
-    p = subprocess.run([os.path.join(here, "interop", "setup.sh"), modules],
-                       capture_output=True, text=True)
-    if p.returncode == SKIP:
-        print("# interop two-node tests skipped: " + p.stderr.strip())
-        return
-    if p.returncode != 0:
-        check(False, "interop modules installed:\n" + p.stdout + p.stderr)
-        return
-    env = dict(os.environ, SIO_URL="http://127.0.0.1:%d" % a.port,
-               SIO_URL2="http://127.0.0.1:%d" % b.port,
-               SIO_COOKIE_SECRET_FILE=secret, SIO_TEST_REPORTER="tap")
-    p = subprocess.run([os.path.join(here, "interop", "run-tests.sh"), modules,
-                        os.path.join(here, "interop", "twonode.test.js")],
-                       env=env, capture_output=True, text=True, timeout=300)
-    sys.stdout.write("".join("# " + l + "\n" for l in p.stdout.splitlines()[-40:]))
-    m = re.search(r"^# fail (\d+)", p.stdout, re.M)
-    n = re.search(r"^# pass (\d+)", p.stdout, re.M)
-    check(p.returncode == 0 and m is not None and m.group(1) == "0" and
-          n is not None and int(n.group(1)) >= 5,
-          "interop two-node tests pass (%s passed, %s failed)" %
-          (n.group(1) if n else "?", m.group(1) if m else "?"))
+    raindtest.interop_check(
+        ["twonode.test.js"], {"SIO_URL": "http://127.0.0.1:%d" % a.port,
+                              "SIO_URL2": "http://127.0.0.1:%d" % b.port,
+                              "SIO_COOKIE_SECRET_FILE": secret},
+        5, "interop two-node tests")
 
 
 def main():
@@ -369,10 +347,7 @@ def main():
         print("# redis-server or redis-cli not found")
         sys.exit(SKIP)
     redis = redistest.Redis().start()
-    fd, secret = tempfile.mkstemp(prefix="raind-secret.")
-    os.write(fd, os.urandom(24).hex().encode() + b"\n")
-    os.close(fd)
-    os.chmod(secret, 0o600)
+    secret = raindtest.secret_file()
     a = Raind(conf=node_conf(redis, secret, "node-a"), workers=2)
     b = Raind(conf=node_conf(redis, secret, "node-b"), workers=2)
     try:
