@@ -499,7 +499,15 @@ def main():
             wait_until(lambda: cli(sentinels[0].port, "SENTINEL", "FAILOVER",
                                    MASTER_NAME) == "OK", 30,
                        "SENTINEL FAILOVER to be accepted")
-        failover(r, replica, old, "SENTINEL FAILOVER", sentinel_failover)
+        # On a loaded machine the sentinels may have switched back on their
+        # own by now (a master that answered nothing within down-after):
+        # fail over from whichever of the two is the master.
+        wait_until(lambda: sorted([role(replica.port), role(old.port)]) ==
+                   ["master", "slave"], 30, "one master and one replica")
+        cur, nxt = (replica, old) if role(replica.port) == "master" else \
+            (old, replica)
+        print("# before SENTINEL FAILOVER: the master is on port %d" % cur.port)
+        failover(r, cur, nxt, "SENTINEL FAILOVER", sentinel_failover)
         check(r.worker_pids() == pids, "no worker was restarted")
     finally:
         if r is not None:
