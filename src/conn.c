@@ -1,8 +1,9 @@
 /*
  * conn.c: HTTP/1.1 connections in a worker.  See conn.h.
  *
- * A connection is a small state machine driven by its bufferevent's
- * callbacks and one timer:
+ * A connection is a small state machine driven by its read and write
+ * callbacks (its own for a plain socket, a bufferevent's for TLS) and one
+ * timer:
  *
  *	IDLE --bytes--> HEAD --head--> BODY --body--> route --> IDLE ...
  *
@@ -43,12 +44,234 @@
 #include "util.h"
 #include "xmalloc.h"
 
-static void	conn_read_cb(struct bufferevent *, void *);
-static void	conn_write_cb(struct bufferevent *, void *);
-static void	conn_event_cb(struct bufferevent *, short, void *);
+/* c_io bits */
+#define CONN_IO_READING	0x01	/* the read event is added */
+#define CONN_IO_NOREAD	0x02	/* reading is off (closing) */
+#define CONN_IO_FLUSH	0x04	/* on the host's flush queue */
+#define CONN_IO_LATER	0x08	/* on the host's later queue */
+#define CONN_IO_DEAD	0x10	/* closed; freed once c_refs is 0 */
+
+static void	conn_bev_read_cb(struct bufferevent *, void *);
+static void	conn_bev_write_cb(struct bufferevent *, void *);
+static void	conn_bev_event_cb(struct bufferevent *, short, void *);
+static void	conn_read_cb(evutil_socket_t, short, void *);
+static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
+static void	conn_readable(struct conn *);
+static void	conn_drained(struct conn *);
 static void	conn_process(struct conn *);
 static void	conn_finish(struct conn *);
+
+/*
+ * Lifetime.  Whatever may run code on a conn (one of its callbacks, a
+ * place on a host queue) holds a reference; conn_close does everything a
+ * close does at once but frees the memory only when the last reference
+ * goes, so that nothing below it on the stack sees freed memory.
+ */
+static void
+conn_ref(struct conn *c)
+{
+	if (c->c_refs == UINT8_MAX)
+		fatalx("conn: reference count overflow");
+	c->c_refs++;
+}
+
+static void
+conn_free(struct conn *c)
+{
+	if (c->c_timer != NULL)
+		event_free(c->c_timer);
+	if (c->c_wev != NULL)
+		event_free(c->c_wev);
+	if (c->c_in != NULL)
+		evbuffer_free(c->c_in);
+	if (c->c_out != NULL)
+		evbuffer_free(c->c_out);
+	free(c);
+}
+
+/* The read event of a plain connection: allocated with the conn, after it. */
+static struct event *
+conn_rev(struct conn *c)
+{
+	return ((struct event *)(void *)(c + 1));
+}
+
+/*
+ * Add or remove the read event as the state asks: not once reading is
+ * off, nor while the input holds c_read_max bytes (TCP then pushes back
+ * on the client).  Buffers that emptied are freed.
+ */
+static void
+conn_io_settle(struct conn *c)
+{
+	int want;
+
+	if (c->c_bev != NULL || (c->c_io & CONN_IO_DEAD))
+		return;
+	if (c->c_in != NULL && evbuffer_get_length(c->c_in) == 0) {
+		evbuffer_free(c->c_in);
+		c->c_in = NULL;
+	}
+	want = !(c->c_io & CONN_IO_NOREAD) && (c->c_read_max == 0 ||
+	    conn_input_len(c) < c->c_read_max);
+	if (want == !!(c->c_io & CONN_IO_READING))
+		return;
+	if (want) {
+		if (event_add(conn_rev(c), NULL) == -1)
+			fatalx("conn: cannot add a read event");
+		c->c_io |= CONN_IO_READING;
+	} else {
+		event_del(conn_rev(c));
+		c->c_io &= ~CONN_IO_READING;
+	}
+}
+
+static void
+conn_unref(struct conn *c)
+{
+	if (--c->c_refs > 0)
+		return;
+	if (c->c_io & CONN_IO_DEAD)
+		conn_free(c);
+	else
+		conn_io_settle(c);
+}
+
+static void
+conn_read_enable(struct conn *c, int on)
+{
+	if (c->c_bev != NULL) {
+		if (on)
+			bufferevent_enable(c->c_bev, EV_READ);
+		else
+			bufferevent_disable(c->c_bev, EV_READ);
+		return;
+	}
+	if (on)
+		c->c_io &= ~CONN_IO_NOREAD;
+	else
+		c->c_io |= CONN_IO_NOREAD;
+	if (c->c_refs == 0)
+		conn_io_settle(c);
+}
+
+/* Hold at most max bytes of input (0: no bound). */
+static void
+conn_read_max(struct conn *c, size_t max)
+{
+	if (c->c_bev != NULL) {
+		bufferevent_setwatermark(c->c_bev, EV_READ, 0, max);
+		return;
+	}
+	c->c_read_max = max;
+	if (c->c_refs == 0)
+		conn_io_settle(c);
+}
+
+static int
+conn_fd(const struct conn *c)
+{
+	return (c->c_bev != NULL ? bufferevent_getfd(c->c_bev) : c->c_fd);
+}
+
+/*
+ * The host's queues.  ch_flush is run by an event made active, so in the
+ * same turn of the loop as what queued the output: several additions are
+ * written with one system call, and none waits for epoll.  ch_later runs
+ * from a zero timeout, after the next poll, so that a client with much
+ * input waiting cannot keep the others from their turn.
+ */
+static void
+conn_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_host	*h = arg;
+	struct conn		*c;
+
+	(void)fd;
+	(void)what;
+	while ((c = STAILQ_FIRST(&h->ch_flush)) != NULL) {
+		STAILQ_REMOVE_HEAD(&h->ch_flush, c_flush);
+		c->c_io &= ~CONN_IO_FLUSH;
+		/* The queue's reference is the callback's now. */
+		if (!(c->c_io & CONN_IO_DEAD) && c->c_wev == NULL)
+			conn_write_cb(c->c_fd, EV_WRITE, c);
+		conn_unref(c);
+	}
+}
+
+static void
+conn_later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn_host	*h = arg;
+	struct conn_queue	 q;
+	struct conn		*c;
+
+	(void)fd;
+	(void)what;
+	/* Those queued again from here wait for the next turn. */
+	STAILQ_INIT(&q);
+	STAILQ_CONCAT(&q, &h->ch_later);
+	while ((c = STAILQ_FIRST(&q)) != NULL) {
+		STAILQ_REMOVE_HEAD(&q, c_later);
+		c->c_io &= ~CONN_IO_LATER;
+		if (!(c->c_io & CONN_IO_DEAD))
+			conn_readable(c);
+		conn_unref(c);
+	}
+}
+
+static struct event *
+conn_host_event(struct conn_host *h, struct event **evp,
+    event_callback_fn cb)
+{
+	if (*evp == NULL && (*evp = event_new(h->ch_base, -1, 0, cb, h)) ==
+	    NULL)
+		fatalx("conn: cannot create an event");
+	return (*evp);
+}
+
+/* Write c's output in this turn of the loop. */
+static void
+conn_flush_soon(struct conn *c)
+{
+	struct conn_host *h = c->c_host;
+
+	if (c->c_io & (CONN_IO_FLUSH | CONN_IO_DEAD) || c->c_wev != NULL)
+		return;
+	conn_ref(c);
+	c->c_io |= CONN_IO_FLUSH;
+	if (STAILQ_EMPTY(&h->ch_flush))
+		event_active(conn_host_event(h, &h->ch_flush_ev,
+		    conn_flush_cb), 0, 0);
+	STAILQ_INSERT_TAIL(&h->ch_flush, c, c_flush);
+}
+
+void
+conn_read_later(struct conn *c)
+{
+	static const struct timeval	 now = { 0, 0 };
+	struct conn_host		*h = c->c_host;
+
+	if (c->c_bev != NULL) {
+		bufferevent_trigger(c->c_bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+		return;
+	}
+	if (c->c_io & (CONN_IO_LATER | CONN_IO_DEAD))
+		return;
+	conn_ref(c);
+	c->c_io |= CONN_IO_LATER;
+	if (STAILQ_EMPTY(&h->ch_later))
+		evtimer_add(conn_host_event(h, &h->ch_later_ev, conn_later_cb),
+		    &now);
+	STAILQ_INSERT_TAIL(&h->ch_later, c, c_later);
+}
+
+struct event_base *
+conn_base(const struct conn *c)
+{
+	return (c->c_host->ch_base);
+}
 
 /*
  * The timer exists only while it runs: a held long-poll or a websocket
@@ -125,43 +348,50 @@ static struct conn *
 conn_new(struct conn_host *h, const struct conn_site *site, int fd,
     const struct sockaddr *sa, SSL_CTX *tls)
 {
-	struct conn *c;
+	struct conn	*c;
+	char		 peer[CONN_PEER_MAX];
 
-	c = xcalloc(1, sizeof(*c));
-	c->c_host = h;
-	c->c_site = site;
-	addr_format(sa, c->c_peer, sizeof(c->c_peer));
+	addr_format(sa, peer, sizeof(peer));
 	if (tls != NULL) {
+		c = xcalloc(1, sizeof(*c));
+		c->c_fd = -1;
 		/*
 		 * The handshake runs under header_timeout, as the head
 		 * does.  fd is closed on failure.
 		 */
 		if ((c->c_bev = tls_bufferevent_new(h->ch_base, fd, tls)) == NULL) {
-			log_warnx("%s: cannot create a TLS bufferevent", c->c_peer);
+			log_warnx("%s: cannot create a TLS bufferevent", peer);
 			free(c);
 			return (NULL);
 		}
-	} else
-		c->c_bev = bufferevent_socket_new(h->ch_base, fd,
-		    BEV_OPT_CLOSE_ON_FREE);
-	if (c->c_bev == NULL) {
-		log_warnx("%s: cannot create a bufferevent", c->c_peer);
-		close(fd);
-		free(c);
-		return (NULL);
+		bufferevent_setcb(c->c_bev, conn_bev_read_cb, conn_bev_write_cb,
+		    conn_bev_event_cb, c);
+		bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
+	} else {
+		/* The read event lives in the same allocation, after the conn. */
+		c = xcalloc(1, sizeof(*c) + event_get_struct_event_size());
+		c->c_fd = fd;
+		if (event_assign(conn_rev(c), h->ch_base, fd, EV_READ | EV_PERSIST,
+		    conn_read_cb, c) == -1) {
+			log_warnx("%s: cannot create a read event", peer);
+			close(fd);
+			free(c);
+			return (NULL);
+		}
 	}
+	memcpy(c->c_peer, peer, sizeof(c->c_peer));
+	c->c_host = h;
+	c->c_site = site;
 	TAILQ_INSERT_TAIL(&h->ch_conns, c, c_entry);
 	host_conn_opened(h);
 	stats_gauge_add(conn_state_gauge(c->c_state), 1);
 	/*
 	 * Never hold more input than one complete request can take: the
-	 * largest head plus the largest body.  Beyond that the bufferevent
-	 * stops reading and TCP pushes back on the client.
+	 * largest head plus the largest body.  Beyond that reading stops and
+	 * TCP pushes back on the client.
 	 */
-	bufferevent_setwatermark(c->c_bev, EV_READ, 0,
-	    h->ch_conf->c_max_header_size + h->ch_conf->c_max_body_size + 1);
-	bufferevent_setcb(c->c_bev, conn_read_cb, conn_write_cb, conn_event_cb, c);
-	bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
+	conn_read_max(c, h->ch_conf->c_max_header_size +
+	    h->ch_conf->c_max_body_size + 1);
 	/* The first request gets header_timeout from the accept on. */
 	conn_set_state(c, CONN_IDLE);
 	conn_set_state(c, CONN_HEAD);
@@ -197,8 +427,6 @@ conn_adopt(struct conn_host *h, const struct conn_site *site, int fd,
 	struct sockaddr_storage	ss;
 	socklen_t		sslen = sizeof(ss);
 	struct conn		*c;
-	struct evbuffer		*in;
-	int			 rc;
 
 	memset(&ss, 0, sizeof(ss));
 	if (getpeername(fd, (struct sockaddr *)&ss, &sslen) == -1) {
@@ -221,32 +449,50 @@ conn_adopt(struct conn_host *h, const struct conn_site *site, int fd,
 		snprintf(c->c_peer, sizeof(c->c_peer), "%s",
 		    peer != NULL ? peer : "(relayed)");
 	log_debug("%s: handed over with %zu bytes", c->c_peer, len);
-	/*
-	 * A socket bufferevent's input is frozen at its end (only libevent
-	 * adds to it); these bytes were read from the socket all the same.
-	 */
-	in = bufferevent_get_input(c->c_bev);
-	evbuffer_unfreeze(in, 0);
-	rc = evbuffer_add(in, bytes, len);
-	evbuffer_freeze(in, 0);
-	if (rc == -1) {
+	if (len > 0 && evbuffer_add(conn_input(c), bytes, len) == -1) {
 		log_warnx("%s: cannot take the bytes handed over", c->c_peer);
 		conn_close(c);
 		return;
 	}
-	conn_process(c);
+	/* From the loop, as if the bytes had just been read. */
+	conn_read_later(c);
 }
 
 struct evbuffer *
 conn_output(struct conn *c)
 {
-	return (bufferevent_get_output(c->c_bev));
+	if (c->c_bev != NULL)
+		return (bufferevent_get_output(c->c_bev));
+	if (c->c_out == NULL && (c->c_out = evbuffer_new()) == NULL)
+		fatalx("conn: cannot create a buffer");
+	conn_flush_soon(c);
+	return (c->c_out);
+}
+
+size_t
+conn_output_len(const struct conn *c)
+{
+	if (c->c_bev != NULL)
+		return (evbuffer_get_length(bufferevent_get_output(c->c_bev)));
+	return (c->c_out != NULL ? evbuffer_get_length(c->c_out) : 0);
 }
 
 struct evbuffer *
 conn_input(struct conn *c)
 {
-	return (bufferevent_get_input(c->c_bev));
+	if (c->c_bev != NULL)
+		return (bufferevent_get_input(c->c_bev));
+	if (c->c_in == NULL && (c->c_in = evbuffer_new()) == NULL)
+		fatalx("conn: cannot create a buffer");
+	return (c->c_in);
+}
+
+size_t
+conn_input_len(const struct conn *c)
+{
+	if (c->c_bev != NULL)
+		return (evbuffer_get_length(bufferevent_get_input(c->c_bev)));
+	return (c->c_in != NULL ? evbuffer_get_length(c->c_in) : 0);
 }
 
 int
@@ -298,7 +544,7 @@ conn_release(struct conn *c)
 	 * Pipelined requests go on from the loop: the caller may be deep in
 	 * a broadcast, which a new request must not re-enter.
 	 */
-	bufferevent_trigger(c->c_bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+	conn_read_later(c);
 }
 
 ssize_t
@@ -306,20 +552,18 @@ conn_write_direct(struct conn *c, const struct iovec *iov, int n)
 {
 	struct msghdr	mh;
 	ssize_t		r;
-	int		fd;
 
 	/*
 	 * Only a plain socket whose output is empty: anything queued must
 	 * go first, and TLS writes through its own buffers.
 	 */
-	if (c->c_state != CONN_UPGRADED || c->c_bev == NULL ||
-	    evbuffer_get_length(bufferevent_get_output(c->c_bev)) > 0 ||
-	    tls_is(c->c_bev) || (fd = bufferevent_getfd(c->c_bev)) == -1)
+	if (c->c_state != CONN_UPGRADED || c->c_bev != NULL ||
+	    (c->c_io & CONN_IO_DEAD) || conn_output_len(c) > 0)
 		return (0);
 	memset(&mh, 0, sizeof(mh));
 	mh.msg_iov = (struct iovec *)(uintptr_t)iov;
 	mh.msg_iovlen = (size_t)n;
-	r = sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	r = sendmsg(c->c_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
 	/* Full, or broken: the output takes it, and its write says which. */
 	if (r == -1)
 		return (0);
@@ -329,11 +573,10 @@ conn_write_direct(struct conn *c, const struct iovec *iov, int n)
 size_t
 conn_kernel_queued(struct conn *c)
 {
-	int fd, n;
+	int n;
 
-	if (c->c_bev == NULL || tls_is(c->c_bev) ||
-	    (fd = bufferevent_getfd(c->c_bev)) == -1 ||
-	    ioctl(fd, SIOCOUTQ, &n) == -1 || n < 0)
+	if (c->c_bev != NULL || c->c_fd == -1 ||
+	    ioctl(c->c_fd, SIOCOUTQ, &n) == -1 || n < 0)
 		return (0);
 	return ((size_t)n);
 }
@@ -347,8 +590,7 @@ conn_takeover(struct conn *c, const struct conn_proto *proto, void *arg)
 	c->c_proto_arg = arg;
 	conn_set_state(c, CONN_UPGRADED);
 	/* The protocol bounds its own input (message sizes); read freely. */
-	bufferevent_setwatermark(c->c_bev, EV_READ, 0,
-	    conf->c_max_payload + conf->c_max_header_size);
+	conn_read_max(c, conf->c_max_payload + conf->c_max_header_size);
 }
 
 /*
@@ -391,20 +633,19 @@ conn_handoff(struct conn *c, int slot)
 int
 conn_handoff_via(struct conn *c, struct handoff *h, int slot)
 {
-	struct evbuffer	*in = bufferevent_get_input(c->c_bev);
-	size_t		 len = evbuffer_get_length(in);
+	size_t		 len = conn_input_len(c);
 	unsigned char	*bytes;
 	int		 fd;
 
 	if (h == NULL || len > HANDOFF_BYTES_MAX)
 		return (-1);
-	if (tls_is(c->c_bev))
-		return (conn_handoff_tls(c, h, slot, evbuffer_pullup(in, -1), len));
-	if ((fd = dup(bufferevent_getfd(c->c_bev))) == -1) {
+	bytes = len > 0 ? evbuffer_pullup(conn_input(c), -1) : NULL;
+	if (c->c_bev != NULL)
+		return (conn_handoff_tls(c, h, slot, bytes, len));
+	if ((fd = dup(c->c_fd)) == -1) {
 		log_warn("%s: dup for handoff", c->c_peer);
 		return (-1);
 	}
-	bytes = evbuffer_pullup(in, -1);
 	if (handoff_send(h, slot, fd, NULL, bytes, len) == -1) {
 		close(fd);
 		return (-1);
@@ -423,6 +664,8 @@ conn_close(struct conn *c)
 	struct conn_host	*h = c->c_host;
 	const struct conn_proto	*proto = c->c_proto;
 
+	if (c->c_io & CONN_IO_DEAD)
+		return;
 	/* Whoever holds the connection hears of its end, once. */
 	c->c_proto = NULL;
 	if (proto != NULL && proto->cp_closed != NULL)
@@ -430,13 +673,29 @@ conn_close(struct conn *c)
 	log_debug("%s: closed after %zu requests", c->c_peer, c->c_nrequests);
 	stats_gauge_add(conn_state_gauge(c->c_state), -1);
 	TAILQ_REMOVE(&h->ch_conns, c, c_entry);
-	if (c->c_timer != NULL)
+	c->c_io |= CONN_IO_DEAD;
+	if (c->c_timer != NULL) {
 		event_free(c->c_timer);
+		c->c_timer = NULL;
+	}
 	if (c->c_bev != NULL) {
 		tls_close_notify(c->c_bev);
 		bufferevent_free(c->c_bev);
+		c->c_bev = NULL;
 	}
-	free(c);
+	if (c->c_fd != -1) {
+		if (c->c_io & CONN_IO_READING)
+			event_del(conn_rev(c));
+		if (c->c_wev != NULL) {
+			event_free(c->c_wev);
+			c->c_wev = NULL;
+		}
+		close(c->c_fd);
+		c->c_fd = -1;
+	}
+	/* Callers below us on the stack may still look at it, and its buffers. */
+	if (c->c_refs == 0)
+		conn_free(c);
 	host_conn_closed(h);
 }
 
@@ -444,28 +703,29 @@ conn_close(struct conn *c)
 static void
 conn_linger(struct conn *c)
 {
-	int fd = bufferevent_getfd(c->c_bev);
+	int fd = conn_fd(c);
 
 	/* TLS says goodbye inside the stream, before TCP's FIN. */
-	tls_close_notify(c->c_bev);
+	if (c->c_bev != NULL)
+		tls_close_notify(c->c_bev);
 	if (fd == -1 || shutdown(fd, SHUT_WR) == -1) {
 		conn_close(c);
 		return;
 	}
-	evbuffer_drain(bufferevent_get_input(c->c_bev),
-	    evbuffer_get_length(bufferevent_get_input(c->c_bev)));
+	if (conn_input_len(c) > 0)
+		evbuffer_drain(conn_input(c), conn_input_len(c));
 	conn_set_state(c, CONN_LINGER);
-	bufferevent_setwatermark(c->c_bev, EV_READ, 0, 0);
-	bufferevent_enable(c->c_bev, EV_READ);
+	conn_read_max(c, 0);
+	conn_read_enable(c, 1);
 }
 
 /* Close once the output has been written (or header_timeout passed). */
 static void
 conn_finish(struct conn *c)
 {
-	bufferevent_disable(c->c_bev, EV_READ);
+	conn_read_enable(c, 0);
 	conn_set_state(c, CONN_CLOSING);
-	if (evbuffer_get_length(bufferevent_get_output(c->c_bev)) == 0)
+	if (conn_output_len(c) == 0)
 		conn_linger(c);
 }
 
@@ -480,13 +740,14 @@ void
 conn_abort(struct conn *c)
 {
 	struct linger	l = { 1, 0 };
-	int		fd = bufferevent_getfd(c->c_bev);
+	int		fd = conn_fd(c);
 
 	/* SO_LINGER with a zero timeout makes close(2) send a reset. */
 	if (fd != -1 && setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == -1)
 		log_debug("%s: SO_LINGER: %s", c->c_peer, strerror(errno));
 	/* No close_notify either: a reset says it all. */
-	tls_quiet(c->c_bev);
+	if (c->c_bev != NULL)
+		tls_quiet(c->c_bev);
 	c->c_proto = NULL;
 	conn_close(c);
 }
@@ -507,7 +768,7 @@ conn_answer_error(struct conn *c, int status, const char *extra, int keepalive)
 		return;
 	}
 	n = snprintf(body, sizeof(body), "%d %s\n", status, reason);
-	http_response(bufferevent_get_output(c->c_bev), status,
+	http_response(conn_output(c), status,
 	    "text/plain; charset=utf-8", extra, body, (size_t)n, keepalive);
 }
 
@@ -533,8 +794,7 @@ conn_stop_all(struct conn_host *h)
 	for (c = TAILQ_FIRST(&h->ch_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, c_entry);
 		if (c->c_state == CONN_IDLE ||
-		    (c->c_state == CONN_HEAD &&
-		    evbuffer_get_length(bufferevent_get_input(c->c_bev)) == 0))
+		    (c->c_state == CONN_HEAD && conn_input_len(c) == 0))
 			conn_close(c);
 	}
 }
@@ -599,8 +859,7 @@ conn_dispatch(struct conn *c, const struct http_request *req, const char *body,
 static void
 conn_process(struct conn *c)
 {
-	struct evbuffer		*in = bufferevent_get_input(c->c_bev);
-	struct evbuffer		*out = bufferevent_get_output(c->c_bev);
+	struct evbuffer		*in;
 	const struct conf	*conf = c->c_host->ch_conf;
 	struct http_limits	 limits;
 	struct http_request	 req;	/* kilobytes: on the stack only */
@@ -615,11 +874,11 @@ conn_process(struct conn *c)
 
 	while (c->c_state == CONN_IDLE || c->c_state == CONN_HEAD ||
 	    c->c_state == CONN_BODY) {
-		if (evbuffer_get_length(out) > CONN_OUTPUT_HIGH)
-			return;	/* conn_write_cb resumes */
-		avail = evbuffer_get_length(in);
-		if (avail == 0)
+		if (conn_output_len(c) > CONN_OUTPUT_HIGH)
+			return;	/* conn_drained resumes */
+		if ((avail = conn_input_len(c)) == 0)
 			return;
+		in = conn_input(c);
 		pulled = 0;	/* bytes req was parsed from in this turn */
 		if (c->c_state == CONN_IDLE)
 			conn_set_state(c, CONN_HEAD);
@@ -645,7 +904,7 @@ conn_process(struct conn *c)
 				 * first: wait for the drain.
 				 */
 				if (c->c_route->cr_flush &&
-				    evbuffer_get_length(out) > 0) {
+				    conn_output_len(c) > 0) {
 					http_parser_init(&c->c_parser);
 					return;
 				}
@@ -680,12 +939,12 @@ conn_process(struct conn *c)
 		}
 		conn_dispatch(c, &req, (char *)buf + headlen, want - headlen);
 		evbuffer_drain(in, want);
-		if (c->c_state == CONN_BUSY || c->c_state == CONN_CLOSING ||
-		    c->c_state == CONN_LINGER)
+		if ((c->c_io & CONN_IO_DEAD) || c->c_state == CONN_BUSY ||
+		    c->c_state == CONN_CLOSING || c->c_state == CONN_LINGER)
 			return;
 		if (c->c_state == CONN_UPGRADED) {
 			/* Frames may have come right behind the upgrade request. */
-			if (evbuffer_get_length(in) > 0)
+			if (conn_input_len(c) > 0)
 				c->c_proto->cp_read(c, c->c_proto_arg);
 			return;
 		}
@@ -697,21 +956,20 @@ conn_process(struct conn *c)
 	}
 }
 
+/* Input arrived (or is still there): whoever reads it now gets it. */
 static void
-conn_read_cb(struct bufferevent *bev, void *arg)
+conn_readable(struct conn *c)
 {
-	struct conn *c = arg;
+	size_t n;
 
-	(void)bev;
 	if (c->c_state == CONN_UPGRADED) {
 		c->c_proto->cp_read(c, c->c_proto_arg);
 		return;
 	}
 	if (c->c_state == CONN_LINGER) {
-		struct evbuffer *in = bufferevent_get_input(c->c_bev);
-
-		c->c_lingered += evbuffer_get_length(in);
-		evbuffer_drain(in, evbuffer_get_length(in));
+		if ((n = conn_input_len(c)) > 0)
+			evbuffer_drain(conn_input(c), n);
+		c->c_lingered += n;
 		if (c->c_lingered > CONN_LINGER_MAX)
 			conn_close(c);
 		return;
@@ -719,12 +977,10 @@ conn_read_cb(struct bufferevent *bev, void *arg)
 	conn_process(c);
 }
 
+/* The output is all written. */
 static void
-conn_write_cb(struct bufferevent *bev, void *arg)
+conn_drained(struct conn *c)
 {
-	struct conn *c = arg;
-
-	(void)bev;
 	switch (c->c_state) {
 	case CONN_CLOSING:
 		conn_linger(c);
@@ -742,14 +998,113 @@ conn_write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* EOF or an error on a plain socket: nothing more can be read or written. */
 static void
-conn_event_cb(struct bufferevent *bev, short what, void *arg)
+conn_io_failed(struct conn *c, const char *what, int err)
+{
+	if (err != 0)
+		log_debug("%s: %s: %s", c->c_peer, what, strerror(err));
+	conn_close(c);
+}
+
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	size_t		 room = CONN_READ_MAX, held;
+	int		 n;
+
+	(void)what;
+	conn_ref(c);
+	held = conn_input_len(c);
+	if (c->c_read_max > 0 && c->c_read_max - held < room)
+		room = held < c->c_read_max ? c->c_read_max - held : 0;
+	if (room > 0) {
+		n = evbuffer_read(conn_input(c), fd, (int)room);
+		if (n == 0)
+			conn_io_failed(c, "read", 0);
+		else if (n == -1 && errno != EAGAIN && errno != EINTR)
+			conn_io_failed(c, "read", errno);
+		else if (n > 0)
+			conn_readable(c);
+	}
+	conn_unref(c);
+}
+
+/* Write what the output holds; a write event waits while the socket is full. */
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn	*c = arg;
+	int		 n, wrote = 0;
+
+	(void)what;
+	conn_ref(c);
+	while (c->c_out != NULL && evbuffer_get_length(c->c_out) > 0) {
+		if ((n = evbuffer_write(c->c_out, fd)) > 0) {
+			wrote = 1;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && errno != EAGAIN) {
+			conn_io_failed(c, "write", errno);
+			goto out;
+		}
+		/* Full: wait until the socket takes more. */
+		if (c->c_wev == NULL && ((c->c_wev = event_new(c->c_host->ch_base,
+		    fd, EV_WRITE | EV_PERSIST, conn_write_cb, c)) == NULL ||
+		    event_add(c->c_wev, NULL) == -1))
+			fatalx("conn: cannot create a write event");
+		goto out;
+	}
+	if (c->c_wev != NULL) {
+		event_free(c->c_wev);
+		c->c_wev = NULL;
+	}
+	if (c->c_out != NULL) {
+		evbuffer_free(c->c_out);
+		c->c_out = NULL;
+	}
+	/* An output made and left empty says nothing was waiting for it. */
+	if (wrote)
+		conn_drained(c);
+ out:
+	conn_unref(c);
+}
+
+/* A TLS connection's bufferevent callbacks. */
+static void
+conn_bev_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	conn_ref(c);
+	conn_readable(c);
+	conn_unref(c);
+}
+
+static void
+conn_bev_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct conn *c = arg;
+
+	(void)bev;
+	conn_ref(c);
+	conn_drained(c);
+	conn_unref(c);
+}
+
+static void
+conn_bev_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *c = arg;
 
 	/* A TLS handshake done: the HTTP side has nothing to do with it. */
 	if (what & BEV_EVENT_CONNECTED)
 		return;
+	conn_ref(c);
 	/*
 	 * OpenSSL's errors (a failed handshake, a plaintext request on a TLS
 	 * port) are the client's doing: logged at info; socket errors at debug.
@@ -758,6 +1113,7 @@ conn_event_cb(struct bufferevent *bev, short what, void *arg)
 		log_debug("%s: %s", c->c_peer, strerror(EVUTIL_SOCKET_ERROR()));
 	/* EOF or error: nothing more can be read or written. */
 	conn_close(c);
+	conn_unref(c);
 }
 
 static void
@@ -767,6 +1123,7 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
+	conn_ref(c);
 	switch (c->c_state) {
 	case CONN_IDLE:
 		log_debug("%s: keep-alive timeout", c->c_peer);
@@ -789,4 +1146,5 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	case CONN_UPGRADED:
 		break;
 	}
+	conn_unref(c);
 }

@@ -3,7 +3,17 @@
  * and pipelining, the limits and timeouts of the HTTP core, and routing.
  *
  * Ownership: the host's connection list (host.h) owns every struct conn; a conn
- * frees itself (and its bufferevent and timer) when it closes.
+ * frees itself (and its buffers, events and timer) when it closes.  A conn
+ * closed from inside one of its own callbacks is freed when that callback
+ * returns, so the code below it on the stack may still look at it.
+ *
+ * A plain connection does its own I/O: one read event made with the conn,
+ * and an input and an output buffer that exist only while bytes wait in
+ * them.  An idle connection (keep-alive, held long-poll, websocket with
+ * nothing in flight) holds no buffer at all.  Output is written from the
+ * event loop in the same turn it was queued (a flush list in the host),
+ * and a write event is made only while the socket is full.  A TLS
+ * connection goes through an OpenSSL bufferevent (tls.h) instead.
  */
 #ifndef RAIND_CONN_H
 #define RAIND_CONN_H
@@ -19,6 +29,9 @@
 struct bufferevent;
 struct conn;
 struct event;
+struct event_base;
+struct evbuffer;
+struct iovec;
 struct ssl_ctx_st;
 struct handoff;
 struct conn_host;
@@ -38,7 +51,13 @@ struct conn_host;
  * before the client has read it.
  */
 #define CONN_LINGER_MS		2000
+
+/* "[IPv6 address]:port" and its NUL fit. */
+#define CONN_PEER_MAX		64
 #define CONN_LINGER_MAX		(4 * 1024 * 1024)	/* bytes discarded at most */
+
+/* A plain connection reads at most this much from its socket per turn. */
+#define CONN_READ_MAX		(16 * 1024)
 
 enum conn_state {
 	CONN_IDLE,		/* keep-alive: waiting for a request */
@@ -119,7 +138,18 @@ struct conn_proto {
 struct conn {
 	TAILQ_ENTRY(conn)	 c_entry;
 	struct conn_host	*c_host;
+	/* TLS: the OpenSSL bufferevent; NULL for a plain connection. */
 	struct bufferevent	*c_bev;
+	/* Plain: the socket, and the buffers while bytes wait in them. */
+	int			 c_fd;
+	uint8_t			 c_io;		/* CONN_IO_* */
+	uint8_t			 c_refs;	/* callbacks and lists holding it */
+	struct evbuffer		*c_in;
+	struct evbuffer		*c_out;
+	struct event		*c_wev;		/* while the socket is full */
+	STAILQ_ENTRY(conn)	 c_flush;	/* on ch_flush (CONN_IO_FLUSH) */
+	STAILQ_ENTRY(conn)	 c_later;	/* on ch_later (CONN_IO_LATER) */
+	size_t			 c_read_max;	/* input held at most; 0: any */
 	struct event		*c_timer;
 	enum conn_state		 c_state;
 	struct http_parser	 c_parser;
@@ -137,7 +167,8 @@ struct conn {
 	void			*c_proto_arg;
 	const struct conn_site	*c_site;	/* what the connection serves */
 	const struct conn_route	*c_route;	/* of the request being read */
-	char			 c_peer[64];
+	char			 c_peer[CONN_PEER_MAX];
+	/* The read event of a plain connection follows (conn.c). */
 };
 
 /* Take over an accepted socket; TLS with tls (the listener's context) set. */
@@ -146,8 +177,19 @@ void	conn_accept(struct conn_host *, const struct conn_site *, int fd,
 /* Take over a socket handed over by another worker, with the bytes it read. */
 void	conn_adopt(struct conn_host *, const struct conn_site *, int fd,
 	    const char *peer, const void *bytes, size_t len);
+/*
+ * The output buffer, made if need be; what is added to it is written from
+ * the event loop.  Valid until the caller returns to the loop.
+ */
 struct evbuffer *conn_output(struct conn *);
+/* Bytes waiting in the output (0 when it has no buffer). */
+size_t	conn_output_len(const struct conn *);
+/* The input buffer, made if need be (empty then); as conn_output. */
 struct evbuffer *conn_input(struct conn *);
+size_t	conn_input_len(const struct conn *);
+/* Call the holder's cp_read again from a later turn of the loop. */
+void	conn_read_later(struct conn *);
+struct event_base *conn_base(const struct conn *);
 /* Does the current request allow the connection to stay open? */
 int	conn_keepalive(const struct conn *);
 /*

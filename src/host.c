@@ -13,6 +13,8 @@ host_init(struct conn_host *h)
 {
 	memset(h, 0, sizeof(*h));
 	TAILQ_INIT(&h->ch_conns);
+	STAILQ_INIT(&h->ch_flush);
+	STAILQ_INIT(&h->ch_later);
 }
 
 void

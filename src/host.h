@@ -16,10 +16,12 @@
 
 struct conf;
 struct conn;
+struct event;
 struct event_base;
 struct handoff;
 
 TAILQ_HEAD(conn_list, conn);
+STAILQ_HEAD(conn_queue, conn);
 
 struct conn_host {
 	struct event_base	*ch_base;
@@ -28,6 +30,15 @@ struct conn_host {
 	struct conn_list	 ch_conns;	/* HTTP and websocket connections */
 	size_t			 ch_nconns;	/* those and TLS relays */
 	int			 ch_closing;	/* no more keep-alive (stop, drain) */
+	/*
+	 * conn.c's: connections with output to write in this turn of the
+	 * loop, and those whose protocol reads again in the next one; each
+	 * queue has one event, made on first use.
+	 */
+	struct conn_queue	 ch_flush;
+	struct conn_queue	 ch_later;
+	struct event		*ch_flush_ev;
+	struct event		*ch_later_ev;
 	/* After a connection or relay closed (ch_nconns already down). */
 	void			(*ch_closed)(void *arg);
 	void			*ch_arg;

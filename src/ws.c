@@ -175,7 +175,7 @@ ws_accept(struct conn *c, const struct http_request *req, const char *extra,
 	wc->wc_max_send_queue = max_send_queue;
 	wc->wc_handler = h;
 	wc->wc_arg = arg;
-	wc->wc_base = bufferevent_get_base(c->c_bev);
+	wc->wc_base = conn_base(c);
 	conn_takeover(c, &ws_proto, wc);
 	return (wc);
 }
@@ -267,7 +267,8 @@ ws_feed(struct ws_conn *wc, size_t high)
 
 	if (wc->wc_conn == NULL)
 		return;
-	out = conn_output(wc->wc_conn);
+	/* Only when something waits: an output made for nothing is written. */
+	out = wc->wc_ring_n > 0 ? conn_output(wc->wc_conn) : NULL;
 	while (wc->wc_ring_n > 0 && evbuffer_get_length(out) < high) {
 		msg = wc->wc_ring[wc->wc_ring_head];
 		wc->wc_ring_head = (wc->wc_ring_head + 1) & (wc->wc_ring_cap - 1);
@@ -414,8 +415,8 @@ ws_read_cb(struct conn *c, void *arg)
 		}
 	}
 	/* More messages are waiting: come back after others had a turn. */
-	if (wc->wc_state != WS_DEAD && evbuffer_get_length(in) > 0)
-		bufferevent_trigger(c->c_bev, EV_READ, BEV_TRIG_DEFER_CALLBACKS);
+	if (wc->wc_state != WS_DEAD && conn_input_len(c) > 0)
+		conn_read_later(c);
 }
 
 static void
@@ -525,12 +526,9 @@ ws_append_msg(struct evbuffer *out, struct nsp_msg *msg)
 int
 ws_send_msg(struct ws_conn *wc, struct nsp_msg *msg)
 {
-	struct evbuffer	*out;
-
 	if (wc->wc_state != WS_OPEN || wc->wc_conn == NULL)
 		return (-1);
-	out = conn_output(wc->wc_conn);
-	if (wc->wc_ring_n == 0 && evbuffer_get_length(out) == 0) {
+	if (wc->wc_ring_n == 0 && conn_output_len(wc->wc_conn) == 0) {
 		struct iovec	iov[WS_IOV_MAX];
 		size_t		total = 0;
 		ssize_t		done;
@@ -547,9 +545,10 @@ ws_send_msg(struct ws_conn *wc, struct nsp_msg *msg)
 		done = conn_write_direct(wc->wc_conn, iov, n);
 		if ((size_t)done == total)
 			return (0);	/* nothing queued: within any limit */
-		ws_append_msg_from(out, msg, (size_t)done);
-	} else if (wc->wc_ring_n == 0 && evbuffer_get_length(out) < WS_FEED_HIGH)
-		ws_append_msg(out, msg);
+		ws_append_msg_from(conn_output(wc->wc_conn), msg, (size_t)done);
+	} else if (wc->wc_ring_n == 0 &&
+	    conn_output_len(wc->wc_conn) < WS_FEED_HIGH)
+		ws_append_msg(conn_output(wc->wc_conn), msg);
 	else
 		ws_ring_push(wc, msg);
 	return (ws_check_queue(wc));
@@ -597,7 +596,6 @@ ws_abort(struct ws_conn *wc)
 size_t
 ws_queued(const struct ws_conn *wc)
 {
-	struct evbuffer	*out;
 	size_t		 n;
 
 	if (wc->wc_conn == NULL)
@@ -609,8 +607,7 @@ ws_queued(const struct ws_conn *wc)
 	 * they back up here the kernel's unsent bytes count too: a reader
 	 * that stopped reading costs its send buffer as well.
 	 */
-	out = conn_output(wc->wc_conn);
-	n = evbuffer_get_length(out) + wc->wc_ring_bytes +
+	n = conn_output_len(wc->wc_conn) + wc->wc_ring_bytes +
 	    wc->wc_ring_cap * sizeof(*wc->wc_ring);
 	if (n > 0)
 		n += conn_kernel_queued(wc->wc_conn);
