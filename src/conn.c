@@ -98,6 +98,28 @@ conn_rev(struct conn *c)
 }
 
 /*
+ * The input held at most (0: no bound).  HTTP: never more than one
+ * complete request can take, the largest head plus the largest body, so
+ * that TCP pushes back on a client that sends ahead.  Taken over: the
+ * protocol bounds its own messages; a message and a head's worth.
+ * Lingering: what comes is thrown away as it comes.
+ */
+static size_t
+conn_read_bound(const struct conn *c)
+{
+	const struct conf *conf = c->c_host->ch_conf;
+
+	switch (c->c_state) {
+	case CONN_LINGER:
+		return (0);
+	case CONN_UPGRADED:
+		return (conf->c_max_payload + conf->c_max_header_size);
+	default:
+		return (conf->c_max_header_size + conf->c_max_body_size + 1);
+	}
+}
+
+/*
  * Add or remove the read event as the state asks: not once reading is
  * off, nor while the input holds c_read_max bytes (TCP then pushes back
  * on the client).  Buffers that emptied are freed.
@@ -113,8 +135,8 @@ conn_io_settle(struct conn *c)
 		evbuffer_free(c->c_in);
 		c->c_in = NULL;
 	}
-	want = !(c->c_io & CONN_IO_NOREAD) && (c->c_read_max == 0 ||
-	    conn_input_len(c) < c->c_read_max);
+	want = !(c->c_io & CONN_IO_NOREAD) && (conn_read_bound(c) == 0 ||
+	    conn_input_len(c) < conn_read_bound(c));
 	if (want == !!(c->c_io & CONN_IO_READING))
 		return;
 	if (want) {
@@ -156,15 +178,15 @@ conn_read_enable(struct conn *c, int on)
 		conn_io_settle(c);
 }
 
-/* Hold at most max bytes of input (0: no bound). */
+/* Apply the bound of the state the connection is in. */
 static void
-conn_read_max(struct conn *c, size_t max)
+conn_read_max(struct conn *c)
 {
 	if (c->c_bev != NULL) {
-		bufferevent_setwatermark(c->c_bev, EV_READ, 0, max);
+		bufferevent_setwatermark(c->c_bev, EV_READ, 0,
+		    conn_read_bound(c));
 		return;
 	}
-	c->c_read_max = max;
 	if (c->c_refs == 0)
 		conn_io_settle(c);
 }
@@ -385,16 +407,10 @@ conn_new(struct conn_host *h, const struct conn_site *site, int fd,
 	TAILQ_INSERT_TAIL(&h->ch_conns, c, c_entry);
 	host_conn_opened(h);
 	stats_gauge_add(conn_state_gauge(c->c_state), 1);
-	/*
-	 * Never hold more input than one complete request can take: the
-	 * largest head plus the largest body.  Beyond that reading stops and
-	 * TCP pushes back on the client.
-	 */
-	conn_read_max(c, h->ch_conf->c_max_header_size +
-	    h->ch_conf->c_max_body_size + 1);
 	/* The first request gets header_timeout from the accept on. */
 	conn_set_state(c, CONN_IDLE);
 	conn_set_state(c, CONN_HEAD);
+	conn_read_max(c);
 	return (c);
 }
 
@@ -584,13 +600,10 @@ conn_kernel_queued(struct conn *c)
 void
 conn_takeover(struct conn *c, const struct conn_proto *proto, void *arg)
 {
-	const struct conf *conf = c->c_host->ch_conf;
-
-	c->c_proto = proto;
+		c->c_proto = proto;
 	c->c_proto_arg = arg;
 	conn_set_state(c, CONN_UPGRADED);
-	/* The protocol bounds its own input (message sizes); read freely. */
-	conn_read_max(c, conf->c_max_payload + conf->c_max_header_size);
+	conn_read_max(c);
 }
 
 /*
@@ -670,7 +683,8 @@ conn_close(struct conn *c)
 	c->c_proto = NULL;
 	if (proto != NULL && proto->cp_closed != NULL)
 		proto->cp_closed(c, c->c_proto_arg);
-	log_debug("%s: closed after %zu requests", c->c_peer, c->c_nrequests);
+	log_debug("%s: closed after %" PRIu32 " requests", c->c_peer,
+	    c->c_nrequests);
 	stats_gauge_add(conn_state_gauge(c->c_state), -1);
 	TAILQ_REMOVE(&h->ch_conns, c, c_entry);
 	c->c_io |= CONN_IO_DEAD;
@@ -715,7 +729,7 @@ conn_linger(struct conn *c)
 	if (conn_input_len(c) > 0)
 		evbuffer_drain(conn_input(c), conn_input_len(c));
 	conn_set_state(c, CONN_LINGER);
-	conn_read_max(c, 0);
+	conn_read_max(c);
 	conn_read_enable(c, 1);
 }
 
@@ -912,9 +926,10 @@ conn_process(struct conn *c)
 				    &req) == CONN_HEAD_DONE)
 					return;
 			}
-			c->c_headlen = req.hr_head_len;
+			/* The parser held both to their limits (conf.c). */
+			c->c_headlen = (uint32_t)req.hr_head_len;
 			c->c_bodylen = req.hr_content_length > 0 ?
-			    (size_t)req.hr_content_length : 0;
+			    (uint32_t)req.hr_content_length : 0;
 			conn_set_state(c, CONN_BODY);
 		}
 		/* CONN_BODY: the head is parsed; wait for all of the body. */
@@ -1012,14 +1027,14 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct conn	*c = arg;
 	char		 buf[CONN_READ_MAX];
-	size_t		 room = sizeof(buf), held;
+	size_t		 room = sizeof(buf), held, max;
 	ssize_t		 n;
 
 	(void)what;
 	conn_ref(c);
 	held = conn_input_len(c);
-	if (c->c_read_max > 0 && c->c_read_max - held < room)
-		room = held < c->c_read_max ? c->c_read_max - held : 0;
+	if ((max = conn_read_bound(c)) > 0 && max - held < room)
+		room = held < max ? max - held : 0;
 	/*
 	 * Through the stack: the input buffer gets a chain of the size read
 	 * (an idle connection's few bytes cost no 16 kB), and no FIONREAD

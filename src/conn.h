@@ -140,33 +140,33 @@ struct conn {
 	struct conn_host	*c_host;
 	/* TLS: the OpenSSL bufferevent; NULL for a plain connection. */
 	struct bufferevent	*c_bev;
-	/* Plain: the socket, and the buffers while bytes wait in them. */
-	int			 c_fd;
-	uint8_t			 c_io;		/* CONN_IO_* */
-	uint8_t			 c_refs;	/* callbacks and lists holding it */
+	/* Plain: the buffers while bytes wait in them. */
 	struct evbuffer		*c_in;
 	struct evbuffer		*c_out;
 	struct event		*c_wev;		/* while the socket is full */
+	struct event		*c_timer;
 	STAILQ_ENTRY(conn)	 c_flush;	/* on ch_flush (CONN_IO_FLUSH) */
 	STAILQ_ENTRY(conn)	 c_later;	/* on ch_later (CONN_IO_LATER) */
-	size_t			 c_read_max;	/* input held at most; 0: any */
-	struct event		*c_timer;
-	enum conn_state		 c_state;
-	struct http_parser	 c_parser;
-	/*
-	 * The parsed head lives on the stack of conn_process only: a
-	 * struct http_request is kilobytes, too much to keep for every idle
-	 * or websocket connection.  Between reads only its sizes are kept.
-	 */
-	size_t			 c_headlen;	/* CONN_BODY: bytes of the head */
-	size_t			 c_bodylen;	/* CONN_BODY: bytes of the body */
-	size_t			 c_nrequests;	/* served on this connection */
-	int			 c_keepalive;	/* of the current request */
-	size_t			 c_lingered;	/* bytes discarded in CONN_LINGER */
 	const struct conn_proto	*c_proto;	/* CONN_BUSY, CONN_UPGRADED */
 	void			*c_proto_arg;
 	const struct conn_site	*c_site;	/* what the connection serves */
 	const struct conn_route	*c_route;	/* of the request being read */
+	struct http_parser	 c_parser;
+	int			 c_fd;		/* plain: the socket */
+	uint8_t			 c_state;	/* enum conn_state */
+	uint8_t			 c_keepalive;	/* of the current request */
+	uint8_t			 c_io;		/* CONN_IO_* */
+	uint8_t			 c_refs;	/* callbacks and queues holding it */
+	/*
+	 * The parsed head lives on the stack of conn_process only: a
+	 * struct http_request is kilobytes, too much to keep for every idle
+	 * or websocket connection.  Between reads only its sizes are kept
+	 * (max_header_size and max_body_size bound them well under 4 GB).
+	 */
+	uint32_t		 c_headlen;	/* CONN_BODY: bytes of the head */
+	uint32_t		 c_bodylen;	/* CONN_BODY: bytes of the body */
+	uint32_t		 c_nrequests;	/* served (keepalive_requests) */
+	uint32_t		 c_lingered;	/* bytes discarded in CONN_LINGER */
 	char			 c_peer[CONN_PEER_MAX];
 	/* The read event of a plain connection follows (conn.c). */
 };
