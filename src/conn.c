@@ -76,6 +76,29 @@ conn_ref(struct conn *c)
 	c->c_refs++;
 }
 
+/* An empty buffer, from the host's spares if it has one. */
+static struct evbuffer *
+conn_buffer_get(struct conn_host *h)
+{
+	struct evbuffer *b;
+
+	if (h->ch_nspare > 0)
+		return (h->ch_spare[--h->ch_nspare]);
+	if ((b = evbuffer_new()) == NULL)
+		fatalx("conn: cannot create a buffer");
+	return (b);
+}
+
+/* Give back a buffer: kept as a spare when empty and there is room. */
+static void
+conn_buffer_put(struct conn_host *h, struct evbuffer *b)
+{
+	if (evbuffer_get_length(b) == 0 && h->ch_nspare < HOST_SPARE_BUFFERS)
+		h->ch_spare[h->ch_nspare++] = b;
+	else
+		evbuffer_free(b);
+}
+
 static void
 conn_free(struct conn *c)
 {
@@ -84,10 +107,22 @@ conn_free(struct conn *c)
 	if (c->c_wev != NULL)
 		event_free(c->c_wev);
 	if (c->c_in != NULL)
-		evbuffer_free(c->c_in);
+		conn_buffer_put(c->c_host, c->c_in);
 	if (c->c_out != NULL)
-		evbuffer_free(c->c_out);
+		conn_buffer_put(c->c_host, c->c_out);
 	free(c);
+}
+
+void
+conn_host_done(struct conn_host *h)
+{
+	while (h->ch_nspare > 0)
+		evbuffer_free(h->ch_spare[--h->ch_nspare]);
+	if (h->ch_flush_ev != NULL)
+		event_free(h->ch_flush_ev);
+	if (h->ch_later_ev != NULL)
+		event_free(h->ch_later_ev);
+	h->ch_flush_ev = h->ch_later_ev = NULL;
 }
 
 /* The read event of a plain connection: allocated with the conn, after it. */
@@ -132,7 +167,7 @@ conn_io_settle(struct conn *c)
 	if (c->c_bev != NULL || (c->c_io & CONN_IO_DEAD))
 		return;
 	if (c->c_in != NULL && evbuffer_get_length(c->c_in) == 0) {
-		evbuffer_free(c->c_in);
+		conn_buffer_put(c->c_host, c->c_in);
 		c->c_in = NULL;
 	}
 	want = !(c->c_io & CONN_IO_NOREAD) && (conn_read_bound(c) == 0 ||
@@ -479,8 +514,8 @@ conn_output(struct conn *c)
 {
 	if (c->c_bev != NULL)
 		return (bufferevent_get_output(c->c_bev));
-	if (c->c_out == NULL && (c->c_out = evbuffer_new()) == NULL)
-		fatalx("conn: cannot create a buffer");
+	if (c->c_out == NULL)
+		c->c_out = conn_buffer_get(c->c_host);
 	conn_flush_soon(c);
 	return (c->c_out);
 }
@@ -498,8 +533,8 @@ conn_input(struct conn *c)
 {
 	if (c->c_bev != NULL)
 		return (bufferevent_get_input(c->c_bev));
-	if (c->c_in == NULL && (c->c_in = evbuffer_new()) == NULL)
-		fatalx("conn: cannot create a buffer");
+	if (c->c_in == NULL)
+		c->c_in = conn_buffer_get(c->c_host);
 	return (c->c_in);
 }
 
@@ -1087,7 +1122,7 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
 		c->c_wev = NULL;
 	}
 	if (c->c_out != NULL) {
-		evbuffer_free(c->c_out);
+		conn_buffer_put(c->c_host, c->c_out);
 		c->c_out = NULL;
 	}
 	/* An output made and left empty says nothing was waiting for it. */

@@ -239,6 +239,8 @@ int	conn_handoff_via(struct conn *, struct handoff *, int slot);
 void	conn_close_after_write(struct conn *);
 /* Abort: the peer gets a TCP reset, nothing queued is sent. */
 void	conn_abort(struct conn *);
+/* Free what the connection layer keeps in h (after its last conn is freed). */
+void	conn_host_done(struct conn_host *);
 /* Graceful stop: close idle connections, let busy ones finish their request. */
 void	conn_stop_all(struct conn_host *);
 /* Close at once. */

@@ -18,7 +18,10 @@ struct conf;
 struct conn;
 struct event;
 struct event_base;
+struct evbuffer;
 struct handoff;
+
+#define HOST_SPARE_BUFFERS	16
 
 TAILQ_HEAD(conn_list, conn);
 STAILQ_HEAD(conn_queue, conn);
@@ -39,6 +42,12 @@ struct conn_host {
 	struct conn_queue	 ch_later;
 	struct event		*ch_flush_ev;
 	struct event		*ch_later_ev;
+	/*
+	 * Emptied connection buffers kept for the next to need one, so that
+	 * a message read and answered costs no buffer allocation.
+	 */
+	struct evbuffer		*ch_spare[HOST_SPARE_BUFFERS];
+	size_t			 ch_nspare;
 	/* After a connection or relay closed (ch_nconns already down). */
 	void			(*ch_closed)(void *arg);
 	void			*ch_arg;

@@ -232,10 +232,7 @@ teardown(void)
 	if (peer != -1)
 		close(peer);
 	peer = -1;
-	if (host.ch_flush_ev != NULL)
-		event_free(host.ch_flush_ev);
-	if (host.ch_later_ev != NULL)
-		event_free(host.ch_later_ev);
+	conn_host_done(&host);
 	evbuffer_free(got);
 	event_base_free(base);
 	conf_free(conf);
