@@ -84,38 +84,49 @@ struct eio_out {
 };
 TAILQ_HEAD(eio_queue, eio_out);
 
+/*
+ * A Socket.IO packet whose binary attachments are still coming.  Made
+ * only while a packet waits for them: an idle session holds none.
+ */
+struct eio_pending {
+	struct sio_packet	 ep_pkt;
+	size_t			 ep_bytes;	/* its attachments so far */
+};
+
+/*
+ * A session.  Every idle client holds one, so the flags and small enums
+ * are bytes packed behind the sid rather than ints with holes between.
+ */
 struct eio_session {
 	LIST_ENTRY(eio_session)	 es_entry;	/* in its hash bucket */
 	struct eio_server	*es_srv;
 	char			 es_sid[EIO_SID_LEN + 1];
-	enum es_transport	 es_transport;
-	enum es_state		 es_state;
+	uint8_t			 es_transport;	/* enum es_transport */
+	uint8_t			 es_state;	/* enum es_state */
+	uint8_t			 es_poll_keepalive;
+	uint8_t			 es_probed;	/* "3probe" sent: noop owed to a GET */
+	uint8_t			 es_beat_on;	/* in a heartbeat list */
+	uint8_t			 es_ping_sent;	/* waiting for the pong */
+	uint8_t			 es_drop_hard;
+	uint8_t			 es_close_hard;
 	struct conn		*es_poll;	/* held polling GET */
-	int			 es_poll_keepalive;
 	struct ws_conn		*es_ws;		/* websocket transport */
 	struct ws_conn		*es_probe;	/* websocket being upgraded to */
-	int			 es_probed;	/* "3probe" sent: noop owed to a GET */
 	struct eio_queue	 es_queue;
 	size_t			 es_queued;	/* bytes in es_queue */
 	/* In one of the server's heartbeat lists (eio_server's srv_beats). */
 	TAILQ_ENTRY(eio_session) es_beat_entry;
 	int64_t			 es_beat_at;	/* monotonic ms: ping, or its timeout */
-	int			 es_beat_on;	/* in a list */
-	int			 es_ping_sent;	/* waiting for the pong */
 	struct event		*es_upgrade_timer;
 	struct event		*es_connect_timer;
 	struct event		*es_close_ev;	/* deferred close */
 	struct event		*es_drop;	/* a handler asked for a close */
 	struct event		*es_flush_ev;	/* answer the waiting GET */
-	int			 es_drop_hard;
 	const char		*es_shutdown;	/* closing once the client polls */
 	struct conn		*es_post;	/* a POST whose body is coming */
 	const char		*es_close_reason;
-	int			 es_close_hard;
 	struct nsp_client	*es_client;
-	struct sio_packet	 es_pending;	/* waiting for attachments */
-	int			 es_has_pending;
-	size_t			 es_pending_bytes;	/* its attachments so far */
+	struct eio_pending	*es_pending;	/* waiting for attachments, or NULL */
 	char			*es_origin;	/* allowed Origin for CORS, or NULL */
 };
 
@@ -676,8 +687,10 @@ es_close_cb(evutil_socket_t fd, short what, void *arg)
 		TAILQ_REMOVE(&es->es_queue, eo, eo_entry);
 		eio_out_free(eo);
 	}
-	if (es->es_has_pending)
-		sio_packet_clear(&es->es_pending);
+	if (es->es_pending != NULL) {
+		sio_packet_clear(&es->es_pending->ep_pkt);
+		free(es->es_pending);
+	}
 	es_beat_stop(es);
 	es_event_free(es->es_upgrade_timer);
 	es_event_free(es->es_connect_timer);
@@ -1026,7 +1039,7 @@ es_message(struct eio_session *es, int binary, const void *data, size_t len)
 	int			rc;
 
 	if (binary) {
-		if (!es->es_has_pending) {
+		if (es->es_pending == NULL) {
 			log_info("session %s: unexpected binary message", es->es_sid);
 			es_shutdown(es, "parse error");
 			return;
@@ -1036,28 +1049,28 @@ es_message(struct eio_session *es, int binary, const void *data, size_t len)
 		 * message: 64 attachments of max_payload each would let one
 		 * client hold 64 times that.
 		 */
-		es->es_pending_bytes += len;
-		if (es->es_pending_bytes > es->es_srv->srv_conf->c_max_payload) {
+		es->es_pending->ep_bytes += len;
+		if (es->es_pending->ep_bytes > es->es_srv->srv_conf->c_max_payload) {
 			log_info("session %s: attachments over max_payload", es->es_sid);
 			es_shutdown(es, "parse error");
 			return;
 		}
-		rc = sio_add_attachment(&es->es_pending, data, len);
+		rc = sio_add_attachment(&es->es_pending->ep_pkt, data, len);
 		if (rc == -1) {
 			log_info("session %s: bad attachment", es->es_sid);
 			es_shutdown(es, "parse error");
 			return;
 		}
 		if (rc == 1) {
-			es->es_has_pending = 0;
-			pkt = es->es_pending;
-			memset(&es->es_pending, 0, sizeof(es->es_pending));
+			pkt = es->es_pending->ep_pkt;
+			free(es->es_pending);
+			es->es_pending = NULL;
 			es_sio_deliver(es, &pkt);
 			sio_packet_clear(&pkt);
 		}
 		return;
 	}
-	if (es->es_has_pending) {
+	if (es->es_pending != NULL) {
 		log_info("session %s: text while attachments were due", es->es_sid);
 		es_shutdown(es, "parse error");
 		return;
@@ -1069,9 +1082,8 @@ es_message(struct eio_session *es, int binary, const void *data, size_t len)
 		return;
 	}
 	if (!sio_complete(&pkt)) {
-		es->es_pending = pkt;
-		es->es_has_pending = 1;
-		es->es_pending_bytes = 0;
+		es->es_pending = xcalloc(1, sizeof(*es->es_pending));
+		es->es_pending->ep_pkt = pkt;
 		return;
 	}
 	es_sio_deliver(es, &pkt);
