@@ -2,12 +2,14 @@
  * handshake.c: the facts of a client's Engine.IO handshake.  See
  * handshake.h.
  *
- * Headers and query parameters are kept as "name\0value\0" pairs in one
- * block, so a connection pays one allocation for them, and a lookup is a
- * walk over a few hundred bytes.
+ * The address, then the headers and query parameters as "name\0value\0"
+ * pairs, are kept in one block at the end of the struct, so a connection
+ * pays one allocation for all of it (every idle client holds one), and a
+ * lookup is a walk over a few hundred bytes.
  */
 #include "config.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +24,14 @@
 #define HANDSHAKE_XFF_HOPS_MAX	32	/* X-Forwarded-For entries looked at */
 
 struct handshake {
-	int	 hs_refs;
-	char	 hs_address[HANDSHAKE_ADDR_MAX];
-	char	*hs_block;	/* headers, then query parameters */
-	size_t	 hs_nheaders;
-	size_t	 hs_nquery;
+	unsigned int	 hs_refs;
+	/* Pairs take 2 bytes at least, so HANDSHAKE_BYTES_MAX bounds both. */
+	uint16_t	 hs_nheaders;
+	uint16_t	 hs_nquery;
+	char		 hs_block[];	/* address\0, headers, query parameters */
 };
+_Static_assert(HANDSHAKE_BYTES_MAX / 2 <= UINT16_MAX,
+    "handshake pair counts must fit in 16 bits");
 
 /* The address of "1.2.3.4:5" or "[::1]:5", without brackets and port. */
 static void
@@ -86,7 +90,7 @@ handshake_addr_in(const char *addr, const struct conf_strings *list)
  * them cannot be trusted either.
  */
 static void
-handshake_forwarded(struct handshake *hs, const struct http_request *req,
+handshake_forwarded(char address[HANDSHAKE_ADDR_MAX], const struct http_request *req,
     const struct conf_strings *trusted)
 {
 	const struct http_header	*h;
@@ -111,7 +115,7 @@ handshake_forwarded(struct handshake *hs, const struct http_request *req,
 			len--;
 		if (addr_parse(start, len, bytes) == 0)
 			return;
-		snprintf(hs->hs_address, sizeof(hs->hs_address), "%.*s", (int)len, start);
+		snprintf(address, HANDSHAKE_ADDR_MAX, "%.*s", (int)len, start);
 		if (!handshake_addr_in_len(start, len, trusted))
 			return;
 		p = start;
@@ -159,7 +163,7 @@ handshake_unescape(char *s, size_t len)
 }
 
 static void
-handshake_query_parse(struct handshake *hs, char **block, size_t *len,
+handshake_query_parse(size_t *nquery, char **block, size_t *len,
     const struct http_request *req)
 {
 	char		 buf[HANDSHAKE_BYTES_MAX];
@@ -184,7 +188,7 @@ handshake_query_parse(struct handshake *hs, char **block, size_t *len,
 			/* Names with a NUL in them would not be found anyway. */
 			if (memchr(buf, '\0', nlen) == NULL &&
 			    handshake_put(block, len, buf, nlen, buf + nlen, vlen) == 0)
-				hs->hs_nquery++;
+				(*nquery)++;
 		}
 		q = amp + 1;
 	}
@@ -196,21 +200,31 @@ handshake_new(const char *peer, const struct http_request *req,
 {
 	struct handshake	*hs;
 	const struct http_header *h;
-	size_t			 i, len = 0;
+	char			 address[HANDSHAKE_ADDR_MAX], *block = NULL;
+	size_t			 i, alen, len = 0, nheaders = 0, nquery = 0;
 
-	hs = xcalloc(1, sizeof(*hs));
-	hs->hs_refs = 1;
-	handshake_peer_ip(peer, hs->hs_address, sizeof(hs->hs_address));
-	if (handshake_addr_in(hs->hs_address, trusted))
-		handshake_forwarded(hs, req, trusted);
+	handshake_peer_ip(peer, address, sizeof(address));
+	if (handshake_addr_in(address, trusted))
+		handshake_forwarded(address, req, trusted);
 	for (i = 0; i < req->hr_nheaders; i++) {
 		h = &req->hr_headers[i];
-		if (handshake_put(&hs->hs_block, &len, h->hh_name, h->hh_namelen,
+		if (handshake_put(&block, &len, h->hh_name, h->hh_namelen,
 		    h->hh_value, h->hh_valuelen) == -1)
 			break;
-		hs->hs_nheaders++;
+		nheaders++;
 	}
-	handshake_query_parse(hs, &hs->hs_block, &len, req);
+	handshake_query_parse(&nquery, &block, &len, req);
+
+	/* Gathered: now one allocation of the exact size. */
+	alen = strlen(address) + 1;
+	hs = xmalloc(sizeof(*hs) + alen + len);
+	hs->hs_refs = 1;
+	hs->hs_nheaders = (uint16_t)nheaders;
+	hs->hs_nquery = (uint16_t)nquery;
+	memcpy(hs->hs_block, address, alen);
+	if (len > 0)
+		memcpy(hs->hs_block + alen, block, len);
+	free(block);
 	return (hs);
 }
 
@@ -227,14 +241,13 @@ handshake_free(struct handshake *hs)
 {
 	if (hs == NULL || --hs->hs_refs > 0)
 		return;
-	free(hs->hs_block);
 	free(hs);
 }
 
 const char *
 handshake_address(const struct handshake *hs)
 {
-	return (hs != NULL ? hs->hs_address : NULL);
+	return (hs != NULL ? hs->hs_block : NULL);
 }
 
 /*
@@ -248,9 +261,9 @@ handshake_find(const struct handshake *hs, size_t first, size_t count,
 	const char	*p, *v;
 	size_t		 i;
 
-	if (hs == NULL || name == NULL || hs->hs_block == NULL)
+	if (hs == NULL || name == NULL)
 		return (NULL);
-	p = hs->hs_block;
+	p = hs->hs_block + strlen(hs->hs_block) + 1;	/* after the address */
 	for (i = 0; i < first + count; i++) {
 		v = p + strlen(p) + 1;
 		if (i >= first && cmp(p, name) == 0)
