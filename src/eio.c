@@ -8,7 +8,7 @@
  *
  * Everything the server sends is queued on the session first: over
  * websocket the queue is flushed at once, over polling when a GET is
- * waiting.  Closing is always finished from the loop (es_close_ev), so
+ * waiting.  Closing is always finished from the loop (ES_T_CLOSE), so
  * that no caller (a broadcast loop in nsp.c, a websocket read loop) sees
  * the session vanish under it.
  */
@@ -74,6 +74,16 @@ enum es_state {
 	ES_CLOSING
 };
 
+/* A session's rarely needed timers (es_timers). */
+enum es_timer {
+	ES_T_UPGRADE,
+	ES_T_CONNECT,
+	ES_T_CLOSE,	/* deferred close */
+	ES_T_DROP,	/* a handler asked for a close */
+	ES_T_FLUSH,	/* answer the waiting GET */
+	ES_T_COUNT
+};
+
 /* One queued Engine.IO packet. */
 struct eio_out {
 	TAILQ_ENTRY(eio_out)	 eo_entry;
@@ -117,11 +127,12 @@ struct eio_session {
 	/* In one of the server's heartbeat lists (eio_server's srv_beats). */
 	TAILQ_ENTRY(eio_session) es_beat_entry;
 	int64_t			 es_beat_at;	/* monotonic ms: ping, or its timeout */
-	struct event		*es_upgrade_timer;
-	struct event		*es_connect_timer;
-	struct event		*es_close_ev;	/* deferred close */
-	struct event		*es_drop;	/* a handler asked for a close */
-	struct event		*es_flush_ev;	/* answer the waiting GET */
+	/*
+	 * ES_T_COUNT timers, each made on first use, in an array made with
+	 * the first and freed with the last: an idle session holds neither
+	 * timers nor room for them.  NULL when none exists.
+	 */
+	struct event		**es_timers;
 	const char		*es_shutdown;	/* closing once the client polls */
 	struct conn		*es_post;	/* a POST whose body is coming */
 	const char		*es_close_reason;
@@ -517,26 +528,47 @@ eio_out_size(const struct eio_out *eo)
  * memory an idle connection holds.
  */
 static struct event *
-es_event(struct eio_session *es, struct event **evp, event_callback_fn cb)
+es_timer(struct eio_session *es, enum es_timer t, event_callback_fn cb)
 {
-	if (*evp == NULL &&
-	    (*evp = evtimer_new(es->es_srv->srv_env.ee_host->ch_base, cb, es)) == NULL)
+	if (es->es_timers == NULL)
+		es->es_timers = xcalloc(ES_T_COUNT, sizeof(*es->es_timers));
+	if (es->es_timers[t] == NULL && (es->es_timers[t] =
+	    evtimer_new(es->es_srv->srv_env.ee_host->ch_base, cb, es)) == NULL)
 		fatalx("eio: cannot create a timer");
-	return (*evp);
+	return (es->es_timers[t]);
+}
+
+/* The timer if it was made, else NULL. */
+static struct event *
+es_timer_get(const struct eio_session *es, enum es_timer t)
+{
+	return (es->es_timers != NULL ? es->es_timers[t] : NULL);
 }
 
 static void
-es_event_del(struct event *ev)
+es_timer_del(struct eio_session *es, enum es_timer t)
 {
+	struct event *ev = es_timer_get(es, t);
+
 	if (ev != NULL)
 		evtimer_del(ev);
 }
 
+/* Free a timer that has done its work, and the array with the last one. */
 static void
-es_event_free(struct event *ev)
+es_timer_free(struct eio_session *es, enum es_timer t)
 {
-	if (ev != NULL)
-		event_free(ev);
+	int i;
+
+	if (es->es_timers == NULL || es->es_timers[t] == NULL)
+		return;
+	event_free(es->es_timers[t]);
+	es->es_timers[t] = NULL;
+	for (i = 0; i < ES_T_COUNT; i++)
+		if (es->es_timers[i] != NULL)
+			return;
+	free(es->es_timers);
+	es->es_timers = NULL;
 }
 
 static void
@@ -629,8 +661,7 @@ es_connect_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* It has done its work: an idle session holds no timer for it. */
-	es_event_free(es->es_connect_timer);
-	es->es_connect_timer = NULL;
+	es_timer_free(es, ES_T_CONNECT);
 	if (es->es_client != NULL && es->es_client->nc_nsockets == 0)
 		es_shutdown(es, "forced close");
 }
@@ -650,13 +681,14 @@ es_upgrade_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Tear the session down; runs from the loop (es_close_ev). */
+/* Tear the session down; runs from the loop (ES_T_CLOSE). */
 static void
 es_close_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct eio_session	*es = arg;
 	struct eio_out		*eo;
 	struct conn		*c;
+	int			 i;
 
 	(void)fd;
 	(void)what;
@@ -692,11 +724,8 @@ es_close_cb(evutil_socket_t fd, short what, void *arg)
 		free(es->es_pending);
 	}
 	es_beat_stop(es);
-	es_event_free(es->es_upgrade_timer);
-	es_event_free(es->es_connect_timer);
-	es_event_free(es->es_close_ev);
-	es_event_free(es->es_drop);
-	es_event_free(es->es_flush_ev);
+	for (i = 0; i < ES_T_COUNT; i++)
+		es_timer_free(es, i);
 	free(es->es_origin);
 	free(es);
 }
@@ -720,16 +749,16 @@ es_close(struct eio_session *es, const char *reason, int hard)
 	stats_gauge_add(es->es_transport == ES_POLLING ? STAT_G_EIO_POLLING :
 	    STAT_G_EIO_WEBSOCKET, -1);
 	es_beat_stop(es);
-	es_event_del(es->es_upgrade_timer);
-	es_event_del(es->es_connect_timer);
-	es_event_del(es->es_drop);
-	es_event_del(es->es_flush_ev);
+	es_timer_del(es, ES_T_UPGRADE);
+	es_timer_del(es, ES_T_CONNECT);
+	es_timer_del(es, ES_T_DROP);
+	es_timer_del(es, ES_T_FLUSH);
 	if (es->es_post != NULL) {
 		/* A POST body still coming: its connection forgets us. */
 		conn_unhold(es->es_post);
 		es->es_post = NULL;
 	}
-	evtimer_add(es_event(es, &es->es_close_ev, es_close_cb), &tv);
+	evtimer_add(es_timer(es, ES_T_CLOSE, es_close_cb), &tv);
 }
 
 /*
@@ -749,9 +778,9 @@ es_shutdown(struct eio_session *es, const char *reason)
 	}
 	es->es_shutdown = reason;
 	es_beat_stop(es);
-	es_event_del(es->es_connect_timer);
+	es_timer_del(es, ES_T_CONNECT);
 	es->es_drop_hard = 0;
-	es_timer_ms(es_event(es, &es->es_drop, es_drop_cb), EIO_CLOSE_TIMEOUT_MS);
+	es_timer_ms(es_timer(es, ES_T_DROP, es_drop_cb), EIO_CLOSE_TIMEOUT_MS);
 }
 
 static struct eio_session *
@@ -773,7 +802,7 @@ es_new(struct eio_server *srv, enum es_transport transport,
 	    es, es->es_sid);
 	eio_insert(srv, es);
 	es_beat_start(es, 0);
-	es_timer_ms(es_event(es, &es->es_connect_timer, es_connect_cb),
+	es_timer_ms(es_timer(es, ES_T_CONNECT, es_connect_cb),
 	    EIO_CONNECT_TIMEOUT_MS);
 	log_debug("session %s opened (%s)", es->es_sid,
 	    transport == ES_POLLING ? "polling" : "websocket");
@@ -846,7 +875,7 @@ es_enqueue(struct eio_session *es, struct eio_out *eo)
 	if (es->es_transport == ES_WEBSOCKET)
 		es_flush(es);
 	else if (es->es_poll != NULL) {
-		ev = es_event(es, &es->es_flush_ev, es_flush_cb);
+		ev = es_timer(es, ES_T_FLUSH, es_flush_cb);
 		if (!evtimer_pending(ev, NULL))
 			evtimer_add(ev, &tv);
 	}
@@ -1010,7 +1039,7 @@ es_client_close(void *arg, enum nsp_close how, unsigned int delay_ms)
 	if (es->es_state != ES_OPEN)
 		return;
 	es->es_drop_hard = how == NSP_CLOSE_HARD;
-	es_timer_ms(es_event(es, &es->es_drop, es_drop_cb), delay_ms);
+	es_timer_ms(es_timer(es, ES_T_DROP, es_drop_cb), delay_ms);
 }
 
 /* --- packets from the client ------------------------------------------- */
@@ -1025,10 +1054,8 @@ es_sio_deliver(struct eio_session *es, struct sio_packet *pkt)
 		return;
 	}
 	/* A namespace is connected: the connect timeout is moot. */
-	if (es->es_connect_timer != NULL && es->es_client->nc_nsockets > 0) {
-		event_free(es->es_connect_timer);
-		es->es_connect_timer = NULL;
-	}
+	if (es->es_client->nc_nsockets > 0)
+		es_timer_free(es, ES_T_CONNECT);
 }
 
 static void
@@ -1203,7 +1230,7 @@ es_probe_message(void *arg, int binary, const void *data, size_t len)
 	}
 	if (!binary && len == 1 && memcmp(data, upgrade, 1) == 0 &&
 	    es->es_probed) {
-		es_event_del(es->es_upgrade_timer);
+		es_timer_del(es, ES_T_UPGRADE);
 		es->es_transport = ES_WEBSOCKET;
 		stats_gauge_add(STAT_G_EIO_POLLING, -1);
 		stats_gauge_add(STAT_G_EIO_WEBSOCKET, 1);
@@ -1237,7 +1264,7 @@ es_probe_closed(void *arg, const char *reason)
 	(void)reason;
 	es->es_probe = NULL;
 	es->es_probed = 0;
-	es_event_del(es->es_upgrade_timer);
+	es_timer_del(es, ES_T_UPGRADE);
 }
 
 static const struct ws_handler es_probe_handler = {
@@ -1519,7 +1546,7 @@ eio_request_upgrade(struct eio_server *srv, struct eio_session *es,
 	es->es_probe = ws_accept(c, req, NULL, srv->srv_conf->c_max_payload,
 	    srv->srv_conf->c_max_send_queue, &es_probe_handler, es);
 	if (es->es_probe != NULL)
-		es_timer_ms(es_event(es, &es->es_upgrade_timer, es_upgrade_cb),
+		es_timer_ms(es_timer(es, ES_T_UPGRADE, es_upgrade_cb),
 		    srv->srv_conf->c_upgrade_timeout);
 }
 
