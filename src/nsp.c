@@ -397,7 +397,7 @@ nsp_socket_new(struct nsp_namespace *nn)
 			s->ns_views[i].rs_module = nn->nn_cnsp->cn_modules[i];
 		}
 	}
-	LIST_INSERT_HEAD(&nn->nn_reg->nr_sockets, s, ns_reg_entry);
+	LIST_INSERT_HEAD(&nn->nn_reg->nr_sockets, s, ns_entry);
 	return (s);
 }
 
@@ -415,7 +415,7 @@ nsp_socket_free(struct nsp_socket *s)
 		yajl_tree_free(s->ns_auth);
 	handshake_free(s->ns_handshake);
 	free(s->ns_session_id);
-	LIST_REMOVE(s, ns_reg_entry);
+	LIST_REMOVE(s, ns_entry);	/* from whichever list it is in */
 	free(s);
 }
 
@@ -1258,7 +1258,8 @@ nsp_connect(struct nsp_client *c, struct sio_packet *pkt)
 	s->ns_handshake = handshake_ref(c->nc_handshake);
 	if (c->nc_session_id != NULL)
 		s->ns_session_id = xstrdup(c->nc_session_id);
-	LIST_INSERT_HEAD(&c->nc_sockets, s, ns_client_entry);
+	LIST_REMOVE(s, ns_entry);	/* from the registry's */
+	LIST_INSERT_HEAD(&c->nc_sockets, s, ns_entry);
 	c->nc_nsockets++;
 	TAILQ_INSERT_TAIL(&nn->nn_sockets, s, ns_nsp_entry);
 	nn->nn_nsockets++;
@@ -1301,9 +1302,10 @@ nsp_socket_disconnect(struct nsp_socket *s, const char *reason, int send_packet)
 	log_debug("%s %s: disconnected (%s)", nn->nn_name, s->ns_id, reason);
 	s->ns_connected = 0;
 	if (s->ns_client != NULL) {
-		LIST_REMOVE(s, ns_client_entry);
+		LIST_REMOVE(s, ns_entry);
 		s->ns_client->nc_nsockets--;
 		s->ns_client = NULL;
+		LIST_INSERT_HEAD(&nn->nn_reg->nr_sockets, s, ns_entry);
 	}
 	TAILQ_REMOVE(&nn->nn_sockets, s, ns_nsp_entry);
 	nn->nn_nsockets--;
@@ -1444,7 +1446,7 @@ nsp_client_socket(struct nsp_client *c, const char *nsp)
 {
 	struct nsp_socket *s;
 
-	LIST_FOREACH(s, &c->nc_sockets, ns_client_entry)
+	LIST_FOREACH(s, &c->nc_sockets, ns_entry)
 		if (strcmp(s->ns_nsp->nn_name, nsp) == 0)
 			return (s);
 	return (NULL);

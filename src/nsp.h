@@ -176,9 +176,13 @@ struct nsp_socket {
 	uint16_t		 ns_nrooms;	/* <= ROOM_PER_SOCKET_MAX */
 	struct nsp_namespace	*ns_nsp;
 	struct nsp_client	*ns_client;	/* NULL once disconnected */
-	LIST_ENTRY(nsp_socket)	 ns_client_entry;
+	/*
+	 * In its client's nc_sockets while it has one, else in the
+	 * registry's nr_sockets (until connected, after disconnecting, as
+	 * long as references keep it): one entry serves both.
+	 */
+	LIST_ENTRY(nsp_socket)	 ns_entry;
 	TAILQ_ENTRY(nsp_socket)	 ns_nsp_entry;	/* while connected */
-	LIST_ENTRY(nsp_socket)	 ns_reg_entry;	/* until freed */
 	/*
 	 * When the client last sent this socket a CONNECT, an EVENT or an
 	 * ACK (ms of CLOCK_MONOTONIC), and its place in the registry's
@@ -245,7 +249,7 @@ struct nsp_registry {
 	const struct nsp_store_ops	*nr_store;	/* NULL: no sessions */
 	void				*nr_store_arg;
 	LIST_HEAD(, nsp_client)		 nr_clients;	/* to close at the end */
-	LIST_HEAD(, nsp_socket)		 nr_sockets;
+	LIST_HEAD(, nsp_socket)		 nr_sockets;	/* those with no client */
 	TAILQ_HEAD(, nsp_socket)	 nr_active;	/* by ns_active */
 	size_t				 nr_nactive;	/* connected sockets */
 	struct room_routing		*nr_routing;	/* its namespaces' rooms, beyond the worker */
