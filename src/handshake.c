@@ -2,14 +2,15 @@
  * handshake.c: the facts of a client's Engine.IO handshake.  See
  * handshake.h.
  *
- * The address, then the headers and query parameters as "name\0value\0"
- * pairs, are kept in one block at the end of the struct, so a connection
- * pays one allocation for all of it (every idle client holds one), and a
- * lookup is a walk over a few hundred bytes.
+ * The address, then the headers and the query parameters as
+ * "name\0value\0" pairs, each list ended by an empty name, are kept in
+ * one block at the end of the struct, so a connection pays one
+ * allocation for all of it (every idle client holds one), and a lookup is
+ * a walk over a few hundred bytes.  Names are never empty: HTTP header
+ * names are tokens, and query parameters without a name are skipped.
  */
 #include "config.h"
 
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,13 +26,8 @@
 
 struct handshake {
 	unsigned int	 hs_refs;
-	/* Pairs take 2 bytes at least, so HANDSHAKE_BYTES_MAX bounds both. */
-	uint16_t	 hs_nheaders;
-	uint16_t	 hs_nquery;
-	char		 hs_block[];	/* address\0, headers, query parameters */
+	char		 hs_block[];	/* address\0, headers\0, query parameters\0 */
 };
-_Static_assert(HANDSHAKE_BYTES_MAX / 2 <= UINT16_MAX,
-    "handshake pair counts must fit in 16 bits");
 
 /* The address of "1.2.3.4:5" or "[::1]:5", without brackets and port. */
 static void
@@ -163,8 +159,7 @@ handshake_unescape(char *s, size_t len)
 }
 
 static void
-handshake_query_parse(size_t *nquery, char **block, size_t *len,
-    const struct http_request *req)
+handshake_query_parse(char **block, size_t *len, const struct http_request *req)
 {
 	char		 buf[HANDSHAKE_BYTES_MAX];
 	const char	*q = req->hr_query, *end, *amp, *eq;
@@ -186,9 +181,9 @@ handshake_query_parse(size_t *nquery, char **block, size_t *len,
 			memcpy(buf + nlen, eq + 1, vlen);
 			vlen = eq < amp ? handshake_unescape(buf + nlen, vlen) : 0;
 			/* Names with a NUL in them would not be found anyway. */
-			if (memchr(buf, '\0', nlen) == NULL &&
-			    handshake_put(block, len, buf, nlen, buf + nlen, vlen) == 0)
-				(*nquery)++;
+			if (memchr(buf, '\0', nlen) == NULL)
+				(void)handshake_put(block, len, buf, nlen,
+				    buf + nlen, vlen);
 		}
 		q = amp + 1;
 	}
@@ -200,8 +195,8 @@ handshake_new(const char *peer, const struct http_request *req,
 {
 	struct handshake	*hs;
 	const struct http_header *h;
-	char			 address[HANDSHAKE_ADDR_MAX], *block = NULL;
-	size_t			 i, alen, len = 0, nheaders = 0, nquery = 0;
+	char			 address[HANDSHAKE_ADDR_MAX], *block = NULL, *p;
+	size_t			 i, alen, hlen, len = 0;
 
 	handshake_peer_ip(peer, address, sizeof(address));
 	if (handshake_addr_in(address, trusted))
@@ -211,19 +206,25 @@ handshake_new(const char *peer, const struct http_request *req,
 		if (handshake_put(&block, &len, h->hh_name, h->hh_namelen,
 		    h->hh_value, h->hh_valuelen) == -1)
 			break;
-		nheaders++;
 	}
-	handshake_query_parse(&nquery, &block, &len, req);
+	hlen = len;
+	handshake_query_parse(&block, &len, req);
 
-	/* Gathered: now one allocation of the exact size. */
+	/* Gathered: now one allocation of the exact size, lists ended. */
 	alen = strlen(address) + 1;
-	hs = xmalloc(sizeof(*hs) + alen + len);
+	hs = xmalloc(sizeof(*hs) + alen + len + 2);
 	hs->hs_refs = 1;
-	hs->hs_nheaders = (uint16_t)nheaders;
-	hs->hs_nquery = (uint16_t)nquery;
-	memcpy(hs->hs_block, address, alen);
-	if (len > 0)
-		memcpy(hs->hs_block + alen, block, len);
+	p = hs->hs_block;
+	memcpy(p, address, alen);
+	p += alen;
+	if (hlen > 0)
+		memcpy(p, block, hlen);
+	p += hlen;
+	*p++ = '\0';
+	if (len > hlen)
+		memcpy(p, block + hlen, len - hlen);
+	p += len - hlen;
+	*p = '\0';
 	free(block);
 	return (hs);
 }
@@ -251,22 +252,29 @@ handshake_address(const struct handshake *hs)
 }
 
 /*
- * The value of the first pair named name among count pairs from the
- * pair number first on (cmp decides equality), or NULL.  One walk.
+ * The value of the first pair named name in the list of headers
+ * (query 0) or of query parameters (query 1), compared with cmp, or NULL.
+ * One walk.
  */
 static const char *
-handshake_find(const struct handshake *hs, size_t first, size_t count,
-    const char *name, int (*cmp)(const char *, const char *))
+handshake_find(const struct handshake *hs, int query, const char *name,
+    int (*cmp)(const char *, const char *))
 {
 	const char	*p, *v;
-	size_t		 i;
 
 	if (hs == NULL || name == NULL)
 		return (NULL);
 	p = hs->hs_block + strlen(hs->hs_block) + 1;	/* after the address */
-	for (i = 0; i < first + count; i++) {
+	if (query) {
+		while (*p != '\0') {			/* over the headers */
+			p += strlen(p) + 1;
+			p += strlen(p) + 1;
+		}
+		p++;
+	}
+	while (*p != '\0') {
 		v = p + strlen(p) + 1;
-		if (i >= first && cmp(p, name) == 0)
+		if (cmp(p, name) == 0)
 			return (v);
 		p = v + strlen(v) + 1;
 	}
@@ -276,13 +284,11 @@ handshake_find(const struct handshake *hs, size_t first, size_t count,
 const char *
 handshake_header(const struct handshake *hs, const char *name)
 {
-	return (hs == NULL ? NULL :
-	    handshake_find(hs, 0, hs->hs_nheaders, name, strcasecmp));
+	return (handshake_find(hs, 0, name, strcasecmp));
 }
 
 const char *
 handshake_query(const struct handshake *hs, const char *name)
 {
-	return (hs == NULL ? NULL :
-	    handshake_find(hs, hs->hs_nheaders, hs->hs_nquery, name, strcmp));
+	return (handshake_find(hs, 1, name, strcmp));
 }
