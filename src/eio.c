@@ -137,9 +137,14 @@ struct eio_session {
 	 * timers nor room for them.  NULL when none exists.
 	 */
 	struct event		**es_timers;
-	const char		*es_shutdown;	/* closing once the client polls */
+	/*
+	 * Why the session ends: while OPEN, set by a server-side close that
+	 * waits for the client's next poll (es_shutting_down); once CLOSING,
+	 * the reason of the close.  One field serves both, since a session
+	 * waiting to shut down closes with that very reason.
+	 */
+	const char		*es_reason;
 	struct conn		*es_post;	/* a POST whose body is coming */
-	const char		*es_close_reason;
 	struct nsp_client	*es_client;
 	struct eio_pending	*es_pending;	/* waiting for attachments, or NULL */
 	char			*es_origin;	/* allowed Origin for CORS, or NULL */
@@ -175,6 +180,7 @@ struct eio_server {
 };
 
 static void	es_flush(struct eio_session *);
+static int	es_shutting_down(const struct eio_session *);
 static void	es_beat_cb(evutil_socket_t, short, void *);
 static void	es_flush_poll(struct eio_session *);
 static void	es_flush_cb(evutil_socket_t, short, void *);
@@ -696,14 +702,14 @@ es_close_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_debug("session %s closed: %s", es->es_sid, es->es_close_reason);
+	log_debug("session %s closed: %s", es->es_sid, es->es_reason);
 	if (es->es_probe != NULL)
 		ws_abort(es->es_probe);
 	if (es->es_ws != NULL) {
 		if (es->es_close_hard)
 			ws_abort(es->es_ws);
 		else
-			ws_close(es->es_ws, strcmp(es->es_close_reason,
+			ws_close(es->es_ws, strcmp(es->es_reason,
 			    "server shutting down") == 0 ? WS_CLOSE_GOING_AWAY :
 			    WS_CLOSE_NORMAL, NULL);
 	}
@@ -718,7 +724,7 @@ es_close_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (es->es_client != NULL)
-		nsp_client_closed(es->es_client, es->es_close_reason);
+		nsp_client_closed(es->es_client, es->es_reason);
 	while ((eo = TAILQ_FIRST(&es->es_queue)) != NULL) {
 		TAILQ_REMOVE(&es->es_queue, eo, eo_entry);
 		eio_out_free(eo);
@@ -746,7 +752,7 @@ es_close(struct eio_session *es, const char *reason, int hard)
 	if (es->es_state == ES_CLOSING)
 		return;
 	es->es_state = ES_CLOSING;
-	es->es_close_reason = reason;
+	es->es_reason = reason;
 	es->es_close_hard = hard;
 	SLIST_REMOVE(&es->es_srv->srv_buckets[eio_hash(es->es_sid) %
 	    es->es_srv->srv_nbuckets], es, eio_session, es_entry);
@@ -766,6 +772,13 @@ es_close(struct eio_session *es, const char *reason, int hard)
 	evtimer_add(es_timer(es, ES_T_CLOSE, es_close_cb), &tv);
 }
 
+/* Is a server-side close waiting for the client's next poll? */
+static int
+es_shutting_down(const struct eio_session *es)
+{
+	return (es->es_state == ES_OPEN && es->es_reason != NULL);
+}
+
 /*
  * A close the server decides (Node's socket.close()): the client is told
  * with a close packet.  Over polling with no GET waiting, the session
@@ -775,13 +788,13 @@ es_close(struct eio_session *es, const char *reason, int hard)
 static void
 es_shutdown(struct eio_session *es, const char *reason)
 {
-	if (es->es_state != ES_OPEN || es->es_shutdown != NULL)
+	if (es->es_state != ES_OPEN || es_shutting_down(es))
 		return;
 	if (es->es_transport != ES_POLLING || es->es_poll != NULL) {
 		es_close(es, reason, 0);
 		return;
 	}
-	es->es_shutdown = reason;
+	es->es_reason = reason;
 	es_beat_stop(es);
 	es_timer_del(es, ES_T_CONNECT);
 	es->es_drop_hard = 0;
@@ -1026,8 +1039,8 @@ es_drop_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (es->es_shutdown != NULL) {
-		es_close(es, es->es_shutdown, 0);
+	if (es_shutting_down(es)) {
+		es_close(es, es->es_reason, 0);
 		return;
 	}
 	if (es->es_drop_hard)
@@ -1127,7 +1140,7 @@ static void
 es_packet(struct eio_session *es, enum eio_type type, int binary,
     const void *data, size_t len)
 {
-	if (es->es_state != ES_OPEN || es->es_shutdown != NULL)
+	if (es->es_state != ES_OPEN || es_shutting_down(es))
 		return;
 	if (binary || type == EIO_MESSAGE) {
 		stats_inc(STAT_EIO_MESSAGES_IN);
@@ -1298,7 +1311,7 @@ static void
 es_send_now(struct eio_session *es, struct conn *c)
 {
 	struct eio_out	*eo;
-	const char	*reason = es->es_shutdown;
+	const char	*reason = es->es_reason;
 
 	eo = xcalloc(1, sizeof(*eo));
 	eo->eo_type = EIO_NOOP;
@@ -1327,7 +1340,7 @@ es_poll_get(struct eio_session *es, struct conn *c, const struct http_header *or
 	free(es->es_origin);
 	es->es_origin = origin != NULL && origin->hh_valuelen <= EIO_ORIGIN_MAX ?
 	    xstrndup(origin->hh_value, origin->hh_valuelen) : NULL;
-	if (es->es_shutdown != NULL) {
+	if (es_shutting_down(es)) {
 		es_send_now(es, c);
 		return;
 	}
@@ -1359,7 +1372,7 @@ es_poll_post(struct eio_session *es, struct conn *c, const struct http_request *
 	http_response(conn_output(c), 200, "text/html",
 	    eio_cors(origin, cors, sizeof(cors)), "ok", 2, conn_keepalive(c));
 	if (eio_payload_decode(body, len, es_post_packet, es) == -1 &&
-	    es->es_state == ES_OPEN && es->es_shutdown == NULL) {
+	    es->es_state == ES_OPEN && !es_shutting_down(es)) {
 		log_info("session %s: bad polling payload", es->es_sid);
 		es_close(es, "parse error", 0);
 	}
