@@ -8,7 +8,7 @@
  *
  * Everything the server sends is queued on the session first: over
  * websocket the queue is flushed at once, over polling when a GET is
- * waiting.  Closing is always finished from the loop (es_close_ev), so
+ * waiting.  Closing is always finished from the loop (ES_T_CLOSE), so
  * that no caller (a broadcast loop in nsp.c, a websocket read loop) sees
  * the session vanish under it.
  */
@@ -74,6 +74,16 @@ enum es_state {
 	ES_CLOSING
 };
 
+/* A session's rarely needed timers (es_timers). */
+enum es_timer {
+	ES_T_UPGRADE,
+	ES_T_CONNECT,
+	ES_T_CLOSE,	/* deferred close */
+	ES_T_DROP,	/* a handler asked for a close */
+	ES_T_FLUSH,	/* answer the waiting GET */
+	ES_T_COUNT
+};
+
 /* One queued Engine.IO packet. */
 struct eio_out {
 	TAILQ_ENTRY(eio_out)	 eo_entry;
@@ -84,42 +94,63 @@ struct eio_out {
 };
 TAILQ_HEAD(eio_queue, eio_out);
 
+/*
+ * A Socket.IO packet whose binary attachments are still coming.  Made
+ * only while a packet waits for them: an idle session holds none.
+ */
+struct eio_pending {
+	struct sio_packet	 ep_pkt;
+	size_t			 ep_bytes;	/* its attachments so far */
+};
+
+/*
+ * A session.  Every idle client holds one, so the flags and small enums
+ * are bytes packed behind the sid rather than ints with holes between.
+ */
 struct eio_session {
-	LIST_ENTRY(eio_session)	 es_entry;	/* in its hash bucket */
+	/*
+	 * In its hash bucket: singly linked, since a bucket holds about
+	 * one session and removal walks it (8 bytes less per session).
+	 */
+	SLIST_ENTRY(eio_session) es_entry;
 	struct eio_server	*es_srv;
 	char			 es_sid[EIO_SID_LEN + 1];
-	enum es_transport	 es_transport;
-	enum es_state		 es_state;
+	uint8_t			 es_transport;	/* enum es_transport */
+	uint8_t			 es_state;	/* enum es_state */
+	uint8_t			 es_poll_keepalive;
+	uint8_t			 es_probed;	/* "3probe" sent: noop owed to a GET */
+	uint8_t			 es_beat_on;	/* in a heartbeat list */
+	uint8_t			 es_ping_sent;	/* waiting for the pong */
+	uint8_t			 es_drop_hard;
+	uint8_t			 es_close_hard;
 	struct conn		*es_poll;	/* held polling GET */
-	int			 es_poll_keepalive;
 	struct ws_conn		*es_ws;		/* websocket transport */
 	struct ws_conn		*es_probe;	/* websocket being upgraded to */
-	int			 es_probed;	/* "3probe" sent: noop owed to a GET */
 	struct eio_queue	 es_queue;
 	size_t			 es_queued;	/* bytes in es_queue */
 	/* In one of the server's heartbeat lists (eio_server's srv_beats). */
 	TAILQ_ENTRY(eio_session) es_beat_entry;
 	int64_t			 es_beat_at;	/* monotonic ms: ping, or its timeout */
-	int			 es_beat_on;	/* in a list */
-	int			 es_ping_sent;	/* waiting for the pong */
-	struct event		*es_upgrade_timer;
-	struct event		*es_connect_timer;
-	struct event		*es_close_ev;	/* deferred close */
-	struct event		*es_drop;	/* a handler asked for a close */
-	struct event		*es_flush_ev;	/* answer the waiting GET */
-	int			 es_drop_hard;
-	const char		*es_shutdown;	/* closing once the client polls */
+	/*
+	 * ES_T_COUNT timers, each made on first use, in an array made with
+	 * the first and freed with the last: an idle session holds neither
+	 * timers nor room for them.  NULL when none exists.
+	 */
+	struct event		**es_timers;
+	/*
+	 * Why the session ends: while OPEN, set by a server-side close that
+	 * waits for the client's next poll (es_shutting_down); once CLOSING,
+	 * the reason of the close.  One field serves both, since a session
+	 * waiting to shut down closes with that very reason.
+	 */
+	const char		*es_reason;
 	struct conn		*es_post;	/* a POST whose body is coming */
-	const char		*es_close_reason;
-	int			 es_close_hard;
 	struct nsp_client	*es_client;
-	struct sio_packet	 es_pending;	/* waiting for attachments */
-	int			 es_has_pending;
-	size_t			 es_pending_bytes;	/* its attachments so far */
+	struct eio_pending	*es_pending;	/* waiting for attachments, or NULL */
 	char			*es_origin;	/* allowed Origin for CORS, or NULL */
 };
 
-LIST_HEAD(eio_bucket, eio_session);
+SLIST_HEAD(eio_bucket, eio_session);
 TAILQ_HEAD(eio_beats, eio_session);
 
 /*
@@ -149,6 +180,7 @@ struct eio_server {
 };
 
 static void	es_flush(struct eio_session *);
+static int	es_shutting_down(const struct eio_session *);
 static void	es_beat_cb(evutil_socket_t, short, void *);
 static void	es_flush_poll(struct eio_session *);
 static void	es_flush_cb(evutil_socket_t, short, void *);
@@ -191,7 +223,7 @@ eio_find(struct eio_server *srv, const char *sid, size_t len)
 		return (NULL);
 	memcpy(key, sid, len);
 	key[len] = '\0';
-	LIST_FOREACH(es, &srv->srv_buckets[eio_hash(key) % srv->srv_nbuckets],
+	SLIST_FOREACH(es, &srv->srv_buckets[eio_hash(key) % srv->srv_nbuckets],
 	    es_entry)
 		if (strcmp(es->es_sid, key) == 0)
 			return (es);
@@ -209,16 +241,16 @@ eio_insert(struct eio_server *srv, struct eio_session *es)
 		n = srv->srv_nbuckets * 2;
 		nb = xcalloc(n, sizeof(*nb));
 		for (i = 0; i < srv->srv_nbuckets; i++)
-			while ((s = LIST_FIRST(&srv->srv_buckets[i])) != NULL) {
-				LIST_REMOVE(s, es_entry);
-				LIST_INSERT_HEAD(&nb[eio_hash(s->es_sid) % n], s,
+			while ((s = SLIST_FIRST(&srv->srv_buckets[i])) != NULL) {
+				SLIST_REMOVE_HEAD(&srv->srv_buckets[i], es_entry);
+				SLIST_INSERT_HEAD(&nb[eio_hash(s->es_sid) % n], s,
 				    es_entry);
 			}
 		free(srv->srv_buckets);
 		srv->srv_buckets = nb;
 		srv->srv_nbuckets = n;
 	}
-	LIST_INSERT_HEAD(&srv->srv_buckets[eio_hash(es->es_sid) %
+	SLIST_INSERT_HEAD(&srv->srv_buckets[eio_hash(es->es_sid) %
 	    srv->srv_nbuckets], es, es_entry);
 	srv->srv_nsessions++;
 	stats_gauge_add(es->es_transport == ES_POLLING ? STAT_G_EIO_POLLING :
@@ -285,9 +317,9 @@ eio_server_close_some(struct eio_server *srv, size_t n)
 	size_t			 i, done = 0;
 
 	for (i = 0; i < srv->srv_nbuckets && done < n; i++)
-		for (es = LIST_FIRST(&srv->srv_buckets[i]); es != NULL &&
+		for (es = SLIST_FIRST(&srv->srv_buckets[i]); es != NULL &&
 		    done < n; es = next) {
-			next = LIST_NEXT(es, es_entry);
+			next = SLIST_NEXT(es, es_entry);
 			/* Told to go: the client reconnects to a new worker. */
 			es_close(es, "server shutting down", 0);
 			done++;
@@ -308,8 +340,8 @@ eio_server_stop(struct eio_server *srv)
 	size_t			 i;
 
 	for (i = 0; i < srv->srv_nbuckets; i++)
-		for (es = LIST_FIRST(&srv->srv_buckets[i]); es != NULL; es = next) {
-			next = LIST_NEXT(es, es_entry);
+		for (es = SLIST_FIRST(&srv->srv_buckets[i]); es != NULL; es = next) {
+			next = SLIST_NEXT(es, es_entry);
 			es_close(es, "server shutting down", 0);
 		}
 }
@@ -506,26 +538,47 @@ eio_out_size(const struct eio_out *eo)
  * memory an idle connection holds.
  */
 static struct event *
-es_event(struct eio_session *es, struct event **evp, event_callback_fn cb)
+es_timer(struct eio_session *es, enum es_timer t, event_callback_fn cb)
 {
-	if (*evp == NULL &&
-	    (*evp = evtimer_new(es->es_srv->srv_env.ee_host->ch_base, cb, es)) == NULL)
+	if (es->es_timers == NULL)
+		es->es_timers = xcalloc(ES_T_COUNT, sizeof(*es->es_timers));
+	if (es->es_timers[t] == NULL && (es->es_timers[t] =
+	    evtimer_new(es->es_srv->srv_env.ee_host->ch_base, cb, es)) == NULL)
 		fatalx("eio: cannot create a timer");
-	return (*evp);
+	return (es->es_timers[t]);
+}
+
+/* The timer if it was made, else NULL. */
+static struct event *
+es_timer_get(const struct eio_session *es, enum es_timer t)
+{
+	return (es->es_timers != NULL ? es->es_timers[t] : NULL);
 }
 
 static void
-es_event_del(struct event *ev)
+es_timer_del(struct eio_session *es, enum es_timer t)
 {
+	struct event *ev = es_timer_get(es, t);
+
 	if (ev != NULL)
 		evtimer_del(ev);
 }
 
+/* Free a timer that has done its work, and the array with the last one. */
 static void
-es_event_free(struct event *ev)
+es_timer_free(struct eio_session *es, enum es_timer t)
 {
-	if (ev != NULL)
-		event_free(ev);
+	int i;
+
+	if (es->es_timers == NULL || es->es_timers[t] == NULL)
+		return;
+	event_free(es->es_timers[t]);
+	es->es_timers[t] = NULL;
+	for (i = 0; i < ES_T_COUNT; i++)
+		if (es->es_timers[i] != NULL)
+			return;
+	free(es->es_timers);
+	es->es_timers = NULL;
 }
 
 static void
@@ -618,8 +671,7 @@ es_connect_cb(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	/* It has done its work: an idle session holds no timer for it. */
-	es_event_free(es->es_connect_timer);
-	es->es_connect_timer = NULL;
+	es_timer_free(es, ES_T_CONNECT);
 	if (es->es_client != NULL && es->es_client->nc_nsockets == 0)
 		es_shutdown(es, "forced close");
 }
@@ -639,24 +691,25 @@ es_upgrade_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* Tear the session down; runs from the loop (es_close_ev). */
+/* Tear the session down; runs from the loop (ES_T_CLOSE). */
 static void
 es_close_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct eio_session	*es = arg;
 	struct eio_out		*eo;
 	struct conn		*c;
+	int			 i;
 
 	(void)fd;
 	(void)what;
-	log_debug("session %s closed: %s", es->es_sid, es->es_close_reason);
+	log_debug("session %s closed: %s", es->es_sid, es->es_reason);
 	if (es->es_probe != NULL)
 		ws_abort(es->es_probe);
 	if (es->es_ws != NULL) {
 		if (es->es_close_hard)
 			ws_abort(es->es_ws);
 		else
-			ws_close(es->es_ws, strcmp(es->es_close_reason,
+			ws_close(es->es_ws, strcmp(es->es_reason,
 			    "server shutting down") == 0 ? WS_CLOSE_GOING_AWAY :
 			    WS_CLOSE_NORMAL, NULL);
 	}
@@ -671,19 +724,18 @@ es_close_cb(evutil_socket_t fd, short what, void *arg)
 		}
 	}
 	if (es->es_client != NULL)
-		nsp_client_closed(es->es_client, es->es_close_reason);
+		nsp_client_closed(es->es_client, es->es_reason);
 	while ((eo = TAILQ_FIRST(&es->es_queue)) != NULL) {
 		TAILQ_REMOVE(&es->es_queue, eo, eo_entry);
 		eio_out_free(eo);
 	}
-	if (es->es_has_pending)
-		sio_packet_clear(&es->es_pending);
+	if (es->es_pending != NULL) {
+		sio_packet_clear(&es->es_pending->ep_pkt);
+		free(es->es_pending);
+	}
 	es_beat_stop(es);
-	es_event_free(es->es_upgrade_timer);
-	es_event_free(es->es_connect_timer);
-	es_event_free(es->es_close_ev);
-	es_event_free(es->es_drop);
-	es_event_free(es->es_flush_ev);
+	for (i = 0; i < ES_T_COUNT; i++)
+		es_timer_free(es, i);
 	free(es->es_origin);
 	free(es);
 }
@@ -700,23 +752,31 @@ es_close(struct eio_session *es, const char *reason, int hard)
 	if (es->es_state == ES_CLOSING)
 		return;
 	es->es_state = ES_CLOSING;
-	es->es_close_reason = reason;
+	es->es_reason = reason;
 	es->es_close_hard = hard;
-	LIST_REMOVE(es, es_entry);
+	SLIST_REMOVE(&es->es_srv->srv_buckets[eio_hash(es->es_sid) %
+	    es->es_srv->srv_nbuckets], es, eio_session, es_entry);
 	es->es_srv->srv_nsessions--;
 	stats_gauge_add(es->es_transport == ES_POLLING ? STAT_G_EIO_POLLING :
 	    STAT_G_EIO_WEBSOCKET, -1);
 	es_beat_stop(es);
-	es_event_del(es->es_upgrade_timer);
-	es_event_del(es->es_connect_timer);
-	es_event_del(es->es_drop);
-	es_event_del(es->es_flush_ev);
+	es_timer_del(es, ES_T_UPGRADE);
+	es_timer_del(es, ES_T_CONNECT);
+	es_timer_del(es, ES_T_DROP);
+	es_timer_del(es, ES_T_FLUSH);
 	if (es->es_post != NULL) {
 		/* A POST body still coming: its connection forgets us. */
 		conn_unhold(es->es_post);
 		es->es_post = NULL;
 	}
-	evtimer_add(es_event(es, &es->es_close_ev, es_close_cb), &tv);
+	evtimer_add(es_timer(es, ES_T_CLOSE, es_close_cb), &tv);
+}
+
+/* Is a server-side close waiting for the client's next poll? */
+static int
+es_shutting_down(const struct eio_session *es)
+{
+	return (es->es_state == ES_OPEN && es->es_reason != NULL);
 }
 
 /*
@@ -728,17 +788,17 @@ es_close(struct eio_session *es, const char *reason, int hard)
 static void
 es_shutdown(struct eio_session *es, const char *reason)
 {
-	if (es->es_state != ES_OPEN || es->es_shutdown != NULL)
+	if (es->es_state != ES_OPEN || es_shutting_down(es))
 		return;
 	if (es->es_transport != ES_POLLING || es->es_poll != NULL) {
 		es_close(es, reason, 0);
 		return;
 	}
-	es->es_shutdown = reason;
+	es->es_reason = reason;
 	es_beat_stop(es);
-	es_event_del(es->es_connect_timer);
+	es_timer_del(es, ES_T_CONNECT);
 	es->es_drop_hard = 0;
-	es_timer_ms(es_event(es, &es->es_drop, es_drop_cb), EIO_CLOSE_TIMEOUT_MS);
+	es_timer_ms(es_timer(es, ES_T_DROP, es_drop_cb), EIO_CLOSE_TIMEOUT_MS);
 }
 
 static struct eio_session *
@@ -760,7 +820,7 @@ es_new(struct eio_server *srv, enum es_transport transport,
 	    es, es->es_sid);
 	eio_insert(srv, es);
 	es_beat_start(es, 0);
-	es_timer_ms(es_event(es, &es->es_connect_timer, es_connect_cb),
+	es_timer_ms(es_timer(es, ES_T_CONNECT, es_connect_cb),
 	    EIO_CONNECT_TIMEOUT_MS);
 	log_debug("session %s opened (%s)", es->es_sid,
 	    transport == ES_POLLING ? "polling" : "websocket");
@@ -833,7 +893,7 @@ es_enqueue(struct eio_session *es, struct eio_out *eo)
 	if (es->es_transport == ES_WEBSOCKET)
 		es_flush(es);
 	else if (es->es_poll != NULL) {
-		ev = es_event(es, &es->es_flush_ev, es_flush_cb);
+		ev = es_timer(es, ES_T_FLUSH, es_flush_cb);
 		if (!evtimer_pending(ev, NULL))
 			evtimer_add(ev, &tv);
 	}
@@ -979,8 +1039,8 @@ es_drop_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	if (es->es_shutdown != NULL) {
-		es_close(es, es->es_shutdown, 0);
+	if (es_shutting_down(es)) {
+		es_close(es, es->es_reason, 0);
 		return;
 	}
 	if (es->es_drop_hard)
@@ -997,7 +1057,7 @@ es_client_close(void *arg, enum nsp_close how, unsigned int delay_ms)
 	if (es->es_state != ES_OPEN)
 		return;
 	es->es_drop_hard = how == NSP_CLOSE_HARD;
-	es_timer_ms(es_event(es, &es->es_drop, es_drop_cb), delay_ms);
+	es_timer_ms(es_timer(es, ES_T_DROP, es_drop_cb), delay_ms);
 }
 
 /* --- packets from the client ------------------------------------------- */
@@ -1012,10 +1072,8 @@ es_sio_deliver(struct eio_session *es, struct sio_packet *pkt)
 		return;
 	}
 	/* A namespace is connected: the connect timeout is moot. */
-	if (es->es_connect_timer != NULL && es->es_client->nc_nsockets > 0) {
-		event_free(es->es_connect_timer);
-		es->es_connect_timer = NULL;
-	}
+	if (es->es_client->nc_nsockets > 0)
+		es_timer_free(es, ES_T_CONNECT);
 }
 
 static void
@@ -1026,7 +1084,7 @@ es_message(struct eio_session *es, int binary, const void *data, size_t len)
 	int			rc;
 
 	if (binary) {
-		if (!es->es_has_pending) {
+		if (es->es_pending == NULL) {
 			log_info("session %s: unexpected binary message", es->es_sid);
 			es_shutdown(es, "parse error");
 			return;
@@ -1036,28 +1094,28 @@ es_message(struct eio_session *es, int binary, const void *data, size_t len)
 		 * message: 64 attachments of max_payload each would let one
 		 * client hold 64 times that.
 		 */
-		es->es_pending_bytes += len;
-		if (es->es_pending_bytes > es->es_srv->srv_conf->c_max_payload) {
+		es->es_pending->ep_bytes += len;
+		if (es->es_pending->ep_bytes > es->es_srv->srv_conf->c_max_payload) {
 			log_info("session %s: attachments over max_payload", es->es_sid);
 			es_shutdown(es, "parse error");
 			return;
 		}
-		rc = sio_add_attachment(&es->es_pending, data, len);
+		rc = sio_add_attachment(&es->es_pending->ep_pkt, data, len);
 		if (rc == -1) {
 			log_info("session %s: bad attachment", es->es_sid);
 			es_shutdown(es, "parse error");
 			return;
 		}
 		if (rc == 1) {
-			es->es_has_pending = 0;
-			pkt = es->es_pending;
-			memset(&es->es_pending, 0, sizeof(es->es_pending));
+			pkt = es->es_pending->ep_pkt;
+			free(es->es_pending);
+			es->es_pending = NULL;
 			es_sio_deliver(es, &pkt);
 			sio_packet_clear(&pkt);
 		}
 		return;
 	}
-	if (es->es_has_pending) {
+	if (es->es_pending != NULL) {
 		log_info("session %s: text while attachments were due", es->es_sid);
 		es_shutdown(es, "parse error");
 		return;
@@ -1069,9 +1127,8 @@ es_message(struct eio_session *es, int binary, const void *data, size_t len)
 		return;
 	}
 	if (!sio_complete(&pkt)) {
-		es->es_pending = pkt;
-		es->es_has_pending = 1;
-		es->es_pending_bytes = 0;
+		es->es_pending = xcalloc(1, sizeof(*es->es_pending));
+		es->es_pending->ep_pkt = pkt;
 		return;
 	}
 	es_sio_deliver(es, &pkt);
@@ -1083,7 +1140,7 @@ static void
 es_packet(struct eio_session *es, enum eio_type type, int binary,
     const void *data, size_t len)
 {
-	if (es->es_state != ES_OPEN || es->es_shutdown != NULL)
+	if (es->es_state != ES_OPEN || es_shutting_down(es))
 		return;
 	if (binary || type == EIO_MESSAGE) {
 		stats_inc(STAT_EIO_MESSAGES_IN);
@@ -1191,7 +1248,7 @@ es_probe_message(void *arg, int binary, const void *data, size_t len)
 	}
 	if (!binary && len == 1 && memcmp(data, upgrade, 1) == 0 &&
 	    es->es_probed) {
-		es_event_del(es->es_upgrade_timer);
+		es_timer_del(es, ES_T_UPGRADE);
 		es->es_transport = ES_WEBSOCKET;
 		stats_gauge_add(STAT_G_EIO_POLLING, -1);
 		stats_gauge_add(STAT_G_EIO_WEBSOCKET, 1);
@@ -1225,7 +1282,7 @@ es_probe_closed(void *arg, const char *reason)
 	(void)reason;
 	es->es_probe = NULL;
 	es->es_probed = 0;
-	es_event_del(es->es_upgrade_timer);
+	es_timer_del(es, ES_T_UPGRADE);
 }
 
 static const struct ws_handler es_probe_handler = {
@@ -1254,7 +1311,7 @@ static void
 es_send_now(struct eio_session *es, struct conn *c)
 {
 	struct eio_out	*eo;
-	const char	*reason = es->es_shutdown;
+	const char	*reason = es->es_reason;
 
 	eo = xcalloc(1, sizeof(*eo));
 	eo->eo_type = EIO_NOOP;
@@ -1283,7 +1340,7 @@ es_poll_get(struct eio_session *es, struct conn *c, const struct http_header *or
 	free(es->es_origin);
 	es->es_origin = origin != NULL && origin->hh_valuelen <= EIO_ORIGIN_MAX ?
 	    xstrndup(origin->hh_value, origin->hh_valuelen) : NULL;
-	if (es->es_shutdown != NULL) {
+	if (es_shutting_down(es)) {
 		es_send_now(es, c);
 		return;
 	}
@@ -1315,7 +1372,7 @@ es_poll_post(struct eio_session *es, struct conn *c, const struct http_request *
 	http_response(conn_output(c), 200, "text/html",
 	    eio_cors(origin, cors, sizeof(cors)), "ok", 2, conn_keepalive(c));
 	if (eio_payload_decode(body, len, es_post_packet, es) == -1 &&
-	    es->es_state == ES_OPEN && es->es_shutdown == NULL) {
+	    es->es_state == ES_OPEN && !es_shutting_down(es)) {
 		log_info("session %s: bad polling payload", es->es_sid);
 		es_close(es, "parse error", 0);
 	}
@@ -1507,7 +1564,7 @@ eio_request_upgrade(struct eio_server *srv, struct eio_session *es,
 	es->es_probe = ws_accept(c, req, NULL, srv->srv_conf->c_max_payload,
 	    srv->srv_conf->c_max_send_queue, &es_probe_handler, es);
 	if (es->es_probe != NULL)
-		es_timer_ms(es_event(es, &es->es_upgrade_timer, es_upgrade_cb),
+		es_timer_ms(es_timer(es, ES_T_UPGRADE, es_upgrade_cb),
 		    srv->srv_conf->c_upgrade_timeout);
 }
 

@@ -33,15 +33,16 @@ struct handler_listener {
 	int			 hl_flags;
 };
 
+/* A socket as one module sees it: one per module and socket, idle ones too. */
 struct rain_socket {
 	struct nsp_socket		*rs_sock;
 	const struct component_module	*rs_module;
 	struct handler_listener		*rs_listeners;
-	size_t				 rs_nlisteners;
 	rain_disconnect_fn		*rs_ondisc;
-	size_t				 rs_nondisc;
 	void				*rs_data;
 	void				(*rs_data_free)(void *);
+	uint16_t			 rs_nlisteners;	/* <= RAIN_LISTENERS_MAX */
+	uint16_t			 rs_nondisc;	/* <= RAIN_LISTENERS_MAX */
 };
 
 struct rain_event {

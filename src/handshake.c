@@ -2,9 +2,12 @@
  * handshake.c: the facts of a client's Engine.IO handshake.  See
  * handshake.h.
  *
- * Headers and query parameters are kept as "name\0value\0" pairs in one
- * block, so a connection pays one allocation for them, and a lookup is a
- * walk over a few hundred bytes.
+ * The address, then the headers and the query parameters as
+ * "name\0value\0" pairs, each list ended by an empty name, are kept in
+ * one block at the end of the struct, so a connection pays one
+ * allocation for all of it (every idle client holds one), and a lookup is
+ * a walk over a few hundred bytes.  Names are never empty: HTTP header
+ * names are tokens, and query parameters without a name are skipped.
  */
 #include "config.h"
 
@@ -22,11 +25,8 @@
 #define HANDSHAKE_XFF_HOPS_MAX	32	/* X-Forwarded-For entries looked at */
 
 struct handshake {
-	int	 hs_refs;
-	char	 hs_address[HANDSHAKE_ADDR_MAX];
-	char	*hs_block;	/* headers, then query parameters */
-	size_t	 hs_nheaders;
-	size_t	 hs_nquery;
+	unsigned int	 hs_refs;
+	char		 hs_block[];	/* address\0, headers\0, query parameters\0 */
 };
 
 /* The address of "1.2.3.4:5" or "[::1]:5", without brackets and port. */
@@ -86,7 +86,7 @@ handshake_addr_in(const char *addr, const struct conf_strings *list)
  * them cannot be trusted either.
  */
 static void
-handshake_forwarded(struct handshake *hs, const struct http_request *req,
+handshake_forwarded(char address[HANDSHAKE_ADDR_MAX], const struct http_request *req,
     const struct conf_strings *trusted)
 {
 	const struct http_header	*h;
@@ -111,7 +111,7 @@ handshake_forwarded(struct handshake *hs, const struct http_request *req,
 			len--;
 		if (addr_parse(start, len, bytes) == 0)
 			return;
-		snprintf(hs->hs_address, sizeof(hs->hs_address), "%.*s", (int)len, start);
+		snprintf(address, HANDSHAKE_ADDR_MAX, "%.*s", (int)len, start);
 		if (!handshake_addr_in_len(start, len, trusted))
 			return;
 		p = start;
@@ -159,8 +159,7 @@ handshake_unescape(char *s, size_t len)
 }
 
 static void
-handshake_query_parse(struct handshake *hs, char **block, size_t *len,
-    const struct http_request *req)
+handshake_query_parse(char **block, size_t *len, const struct http_request *req)
 {
 	char		 buf[HANDSHAKE_BYTES_MAX];
 	const char	*q = req->hr_query, *end, *amp, *eq;
@@ -182,9 +181,9 @@ handshake_query_parse(struct handshake *hs, char **block, size_t *len,
 			memcpy(buf + nlen, eq + 1, vlen);
 			vlen = eq < amp ? handshake_unescape(buf + nlen, vlen) : 0;
 			/* Names with a NUL in them would not be found anyway. */
-			if (memchr(buf, '\0', nlen) == NULL &&
-			    handshake_put(block, len, buf, nlen, buf + nlen, vlen) == 0)
-				hs->hs_nquery++;
+			if (memchr(buf, '\0', nlen) == NULL)
+				(void)handshake_put(block, len, buf, nlen,
+				    buf + nlen, vlen);
 		}
 		q = amp + 1;
 	}
@@ -196,21 +195,37 @@ handshake_new(const char *peer, const struct http_request *req,
 {
 	struct handshake	*hs;
 	const struct http_header *h;
-	size_t			 i, len = 0;
+	char			 address[HANDSHAKE_ADDR_MAX], *block = NULL, *p;
+	size_t			 i, alen, hlen, len = 0;
 
-	hs = xcalloc(1, sizeof(*hs));
-	hs->hs_refs = 1;
-	handshake_peer_ip(peer, hs->hs_address, sizeof(hs->hs_address));
-	if (handshake_addr_in(hs->hs_address, trusted))
-		handshake_forwarded(hs, req, trusted);
+	handshake_peer_ip(peer, address, sizeof(address));
+	if (handshake_addr_in(address, trusted))
+		handshake_forwarded(address, req, trusted);
 	for (i = 0; i < req->hr_nheaders; i++) {
 		h = &req->hr_headers[i];
-		if (handshake_put(&hs->hs_block, &len, h->hh_name, h->hh_namelen,
+		if (handshake_put(&block, &len, h->hh_name, h->hh_namelen,
 		    h->hh_value, h->hh_valuelen) == -1)
 			break;
-		hs->hs_nheaders++;
 	}
-	handshake_query_parse(hs, &hs->hs_block, &len, req);
+	hlen = len;
+	handshake_query_parse(&block, &len, req);
+
+	/* Gathered: now one allocation of the exact size, lists ended. */
+	alen = strlen(address) + 1;
+	hs = xmalloc(sizeof(*hs) + alen + len + 2);
+	hs->hs_refs = 1;
+	p = hs->hs_block;
+	memcpy(p, address, alen);
+	p += alen;
+	if (hlen > 0)
+		memcpy(p, block, hlen);
+	p += hlen;
+	*p++ = '\0';
+	if (len > hlen)
+		memcpy(p, block + hlen, len - hlen);
+	p += len - hlen;
+	*p = '\0';
+	free(block);
 	return (hs);
 }
 
@@ -227,33 +242,39 @@ handshake_free(struct handshake *hs)
 {
 	if (hs == NULL || --hs->hs_refs > 0)
 		return;
-	free(hs->hs_block);
 	free(hs);
 }
 
 const char *
 handshake_address(const struct handshake *hs)
 {
-	return (hs != NULL ? hs->hs_address : NULL);
+	return (hs != NULL ? hs->hs_block : NULL);
 }
 
 /*
- * The value of the first pair named name among count pairs from the
- * pair number first on (cmp decides equality), or NULL.  One walk.
+ * The value of the first pair named name in the list of headers
+ * (query 0) or of query parameters (query 1), compared with cmp, or NULL.
+ * One walk.
  */
 static const char *
-handshake_find(const struct handshake *hs, size_t first, size_t count,
-    const char *name, int (*cmp)(const char *, const char *))
+handshake_find(const struct handshake *hs, int query, const char *name,
+    int (*cmp)(const char *, const char *))
 {
 	const char	*p, *v;
-	size_t		 i;
 
-	if (hs == NULL || name == NULL || hs->hs_block == NULL)
+	if (hs == NULL || name == NULL)
 		return (NULL);
-	p = hs->hs_block;
-	for (i = 0; i < first + count; i++) {
+	p = hs->hs_block + strlen(hs->hs_block) + 1;	/* after the address */
+	if (query) {
+		while (*p != '\0') {			/* over the headers */
+			p += strlen(p) + 1;
+			p += strlen(p) + 1;
+		}
+		p++;
+	}
+	while (*p != '\0') {
 		v = p + strlen(p) + 1;
-		if (i >= first && cmp(p, name) == 0)
+		if (cmp(p, name) == 0)
 			return (v);
 		p = v + strlen(v) + 1;
 	}
@@ -263,13 +284,11 @@ handshake_find(const struct handshake *hs, size_t first, size_t count,
 const char *
 handshake_header(const struct handshake *hs, const char *name)
 {
-	return (hs == NULL ? NULL :
-	    handshake_find(hs, 0, hs->hs_nheaders, name, strcasecmp));
+	return (handshake_find(hs, 0, name, strcasecmp));
 }
 
 const char *
 handshake_query(const struct handshake *hs, const char *name)
 {
-	return (hs == NULL ? NULL :
-	    handshake_find(hs, hs->hs_nheaders, hs->hs_nquery, name, strcmp));
+	return (handshake_find(hs, 1, name, strcmp));
 }

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,13 @@
 #include "room.h"
 #include "sio_codec.h"
 #include "xmalloc.h"
+
+/* The narrow counters of struct nsp_socket and struct rain_socket. */
+_Static_assert(COMPONENT_MODULES_MAX < UINT16_MAX, "ns_nviews and nc_nsockets are 16 bits");
+_Static_assert(ROOM_PER_SOCKET_MAX <= UINT16_MAX, "ns_nrooms is 16 bits");
+_Static_assert(NSP_ACKS_MAX <= UINT16_MAX, "ns_nacks is 16 bits");
+_Static_assert(NSP_QUEUE_MAX <= UINT32_MAX, "ns_nqueued is 32 bits");
+_Static_assert(RAIN_LISTENERS_MAX <= UINT16_MAX, "rs_nlisteners is 16 bits");
 
 #define NSP_SESSIONS_UNAVAILABLE	"sessions are not available: no redis configured"
 
@@ -199,7 +207,7 @@ nsp_registry_new(struct event_base *base, const struct component_set *set,
 	if (reg->nr_settings.ns_queue_max == 0)
 		reg->nr_settings.ns_queue_max = NSP_QUEUE_MAX;
 	reg->nr_set = set;
-	TAILQ_INIT(&reg->nr_clients);
+	LIST_INIT(&reg->nr_clients);
 	LIST_INIT(&reg->nr_sockets);
 	TAILQ_INIT(&reg->nr_active);
 	n = set != NULL ? set->cs_nnsps : 0;
@@ -292,7 +300,7 @@ nsp_registry_free(struct nsp_registry *reg)
 	/* Completions of pool jobs still refer to live sockets: run them first. */
 	pool_free(reg->nr_pool);
 	reg->nr_pool = NULL;
-	while ((c = TAILQ_FIRST(&reg->nr_clients)) != NULL)
+	while ((c = LIST_FIRST(&reg->nr_clients)) != NULL)
 		nsp_client_closed(c, "server shutting down");
 	while (!LIST_EMPTY(&reg->nr_sockets))
 		nsp_socket_destroy(LIST_FIRST(&reg->nr_sockets));
@@ -372,23 +380,24 @@ nsp_socket_new(struct nsp_namespace *nn)
 	struct nsp_socket *s;
 	size_t i, n;
 
-	s = xcalloc(1, sizeof(*s));
+	/* The views follow the struct: one allocation for both. */
+	n = nn->nn_cnsp != NULL ? nn->nn_cnsp->cn_nmodules : 0;
+	s = xcalloc(1, sizeof(*s) + n * sizeof(*s->ns_views));
 	s->ns_refs = 1;		/* the connection */
 	s->ns_nsp = nn;
 	nsp_socket_id(s->ns_id);
 	TAILQ_INIT(&s->ns_queue);
 	LIST_INIT(&s->ns_acks);
 	LIST_INIT(&s->ns_rooms);
-	n = nn->nn_cnsp != NULL ? nn->nn_cnsp->cn_nmodules : 0;
 	if (n > 0) {
-		s->ns_views = xcalloc(n, sizeof(*s->ns_views));
-		s->ns_nviews = n;
+		s->ns_views = (struct rain_socket *)(s + 1);
+		s->ns_nviews = (uint16_t)n;
 		for (i = 0; i < n; i++) {
 			s->ns_views[i].rs_sock = s;
 			s->ns_views[i].rs_module = nn->nn_cnsp->cn_modules[i];
 		}
 	}
-	LIST_INSERT_HEAD(&nn->nn_reg->nr_sockets, s, ns_reg_entry);
+	LIST_INSERT_HEAD(&nn->nn_reg->nr_sockets, s, ns_entry);
 	return (s);
 }
 
@@ -400,14 +409,13 @@ nsp_socket_free(struct nsp_socket *s)
 
 	for (i = 0; i < s->ns_nviews; i++)
 		handler_view_clear(&s->ns_views[i]);
-	free(s->ns_views);
 	if (s->ns_session != NULL && reg->nr_store != NULL && reg->nr_store->so_free != NULL)
 		reg->nr_store->so_free(reg->nr_store_arg, s);
 	if (s->ns_auth != NULL)
 		yajl_tree_free(s->ns_auth);
 	handshake_free(s->ns_handshake);
 	free(s->ns_session_id);
-	LIST_REMOVE(s, ns_reg_entry);
+	LIST_REMOVE(s, ns_entry);	/* from whichever list it is in */
 	free(s);
 }
 
@@ -1250,7 +1258,8 @@ nsp_connect(struct nsp_client *c, struct sio_packet *pkt)
 	s->ns_handshake = handshake_ref(c->nc_handshake);
 	if (c->nc_session_id != NULL)
 		s->ns_session_id = xstrdup(c->nc_session_id);
-	LIST_INSERT_HEAD(&c->nc_sockets, s, ns_client_entry);
+	LIST_REMOVE(s, ns_entry);	/* from the registry's */
+	LIST_INSERT_HEAD(&c->nc_sockets, s, ns_entry);
 	c->nc_nsockets++;
 	TAILQ_INSERT_TAIL(&nn->nn_sockets, s, ns_nsp_entry);
 	nn->nn_nsockets++;
@@ -1293,9 +1302,10 @@ nsp_socket_disconnect(struct nsp_socket *s, const char *reason, int send_packet)
 	log_debug("%s %s: disconnected (%s)", nn->nn_name, s->ns_id, reason);
 	s->ns_connected = 0;
 	if (s->ns_client != NULL) {
-		LIST_REMOVE(s, ns_client_entry);
+		LIST_REMOVE(s, ns_entry);
 		s->ns_client->nc_nsockets--;
 		s->ns_client = NULL;
+		LIST_INSERT_HEAD(&nn->nn_reg->nr_sockets, s, ns_entry);
 	}
 	TAILQ_REMOVE(&nn->nn_sockets, s, ns_nsp_entry);
 	nn->nn_nsockets--;
@@ -1341,14 +1351,19 @@ nsp_client_new(struct nsp_registry *reg, const struct nsp_client_ops *ops, void 
     const char *id)
 {
 	struct nsp_client *c;
+	size_t len;
 
-	c = xcalloc(1, sizeof(*c));
+	if (id == NULL)
+		id = "-";
+	len = strlen(id) + 1;
+	/* Up to the id, not sizeof: a sid then fits a 96-byte malloc chunk. */
+	c = xcalloc(1, offsetof(struct nsp_client, nc_id) + len);
 	c->nc_reg = reg;
 	c->nc_ops = ops;
 	c->nc_arg = arg;
-	c->nc_id = xstrdup(id != NULL ? id : "-");
+	memcpy(c->nc_id, id, len);
 	LIST_INIT(&c->nc_sockets);
-	TAILQ_INSERT_TAIL(&reg->nr_clients, c, nc_entry);
+	LIST_INSERT_HEAD(&reg->nr_clients, c, nc_entry);
 	return (c);
 }
 
@@ -1373,10 +1388,9 @@ nsp_client_closed(struct nsp_client *c, const char *reason)
 
 	while ((s = LIST_FIRST(&c->nc_sockets)) != NULL)
 		nsp_socket_disconnect(s, reason, 0);
-	TAILQ_REMOVE(&c->nc_reg->nr_clients, c, nc_entry);
+	LIST_REMOVE(c, nc_entry);
 	handshake_free(c->nc_handshake);
 	free(c->nc_session_id);
-	free(c->nc_id);
 	free(c);
 }
 
@@ -1432,7 +1446,7 @@ nsp_client_socket(struct nsp_client *c, const char *nsp)
 {
 	struct nsp_socket *s;
 
-	LIST_FOREACH(s, &c->nc_sockets, ns_client_entry)
+	LIST_FOREACH(s, &c->nc_sockets, ns_entry)
 		if (strcmp(s->ns_nsp->nn_name, nsp) == 0)
 			return (s);
 	return (NULL);

@@ -136,16 +136,18 @@ struct nsp_client_ops {
 	void	(*co_close)(void *arg, enum nsp_close, unsigned int delay_ms);
 };
 
+/* One per Engine.IO connection, idle ones too: one allocation, id included. */
 struct nsp_client {
 	struct nsp_registry		*nc_reg;
 	const struct nsp_client_ops	*nc_ops;
 	void				*nc_arg;
-	char				*nc_id;		/* Engine.IO sid, for logs */
 	char				*nc_session_id;	/* from the cookie, or NULL */
 	struct handshake		*nc_handshake;	/* a reference, or NULL */
 	LIST_HEAD(, nsp_socket)		 nc_sockets;
-	size_t				 nc_nsockets;
-	TAILQ_ENTRY(nsp_client)		 nc_entry;
+	LIST_ENTRY(nsp_client)		 nc_entry;	/* in nr_clients */
+	/* One socket per namespace, and namespaces come with modules. */
+	uint16_t			 nc_nsockets;	/* <= COMPONENT_MODULES_MAX + 1 */
+	char				 nc_id[];	/* Engine.IO sid, for logs */
 };
 
 /* A server-to-client acknowledgement being waited for. */
@@ -159,17 +161,28 @@ struct nsp_ackwait {
 	struct event		*aw_timer;
 };
 
-/* A Socket.IO socket: one client in one namespace. */
+/*
+ * A Socket.IO socket: one client in one namespace.  Every idle client
+ * holds one, so the small fields are packed behind the id, counters are
+ * as wide as their limits need, and the views share the allocation.
+ */
 struct nsp_socket {
 	unsigned int		 ns_refs;
 	char			 ns_id[NSP_SOCKET_ID_LEN + 1];
+	uint8_t			 ns_connected;
+	uint8_t			 ns_acked;	/* CONNECT answered to the client */
+	uint8_t			 ns_pumping;
+	uint16_t		 ns_nviews;	/* <= COMPONENT_MODULES_MAX */
+	uint16_t		 ns_nrooms;	/* <= ROOM_PER_SOCKET_MAX */
 	struct nsp_namespace	*ns_nsp;
 	struct nsp_client	*ns_client;	/* NULL once disconnected */
-	int			 ns_connected;
-	int			 ns_acked;	/* CONNECT answered to the client */
-	LIST_ENTRY(nsp_socket)	 ns_client_entry;
+	/*
+	 * In its client's nc_sockets while it has one, else in the
+	 * registry's nr_sockets (until connected, after disconnecting, as
+	 * long as references keep it): one entry serves both.
+	 */
+	LIST_ENTRY(nsp_socket)	 ns_entry;
 	TAILQ_ENTRY(nsp_socket)	 ns_nsp_entry;	/* while connected */
-	LIST_ENTRY(nsp_socket)	 ns_reg_entry;	/* until freed */
 	/*
 	 * When the client last sent this socket a CONNECT, an EVENT or an
 	 * ACK (ms of CLOCK_MONOTONIC), and its place in the registry's
@@ -177,20 +190,18 @@ struct nsp_socket {
 	 */
 	int64_t			 ns_active;
 	TAILQ_ENTRY(nsp_socket)	 ns_active_entry;	/* while connected */
-	struct rain_socket	*ns_views;	/* one per module of the namespace */
-	size_t			 ns_nviews;
+	/* One per module of the namespace, right after the struct. */
+	struct rain_socket	*ns_views;
 	TAILQ_HEAD(, nsp_job)	 ns_queue;	/* first: the job in progress */
-	size_t			 ns_nqueued;
-	int			 ns_pumping;
 	LIST_HEAD(, nsp_ackwait) ns_acks;
-	size_t			 ns_nacks;
 	int64_t			 ns_next_ack;
 	struct room_memberships	 ns_rooms;
-	size_t			 ns_nrooms;
 	yajl_val		 ns_auth;	/* CONNECT payload, or NULL */
 	void			*ns_session;	/* the session store's state */
 	struct handshake	*ns_handshake;	/* a reference, or NULL */
 	char			*ns_session_id;	/* the user's, or NULL */
+	uint32_t		 ns_nqueued;	/* <= ns_queue_max */
+	uint16_t		 ns_nacks;	/* <= NSP_ACKS_MAX */
 };
 
 struct nsp_namespace {
@@ -237,8 +248,8 @@ struct nsp_registry {
 	struct pool			*nr_pool;	/* created on first use */
 	const struct nsp_store_ops	*nr_store;	/* NULL: no sessions */
 	void				*nr_store_arg;
-	TAILQ_HEAD(, nsp_client)	 nr_clients;
-	LIST_HEAD(, nsp_socket)		 nr_sockets;
+	LIST_HEAD(, nsp_client)		 nr_clients;	/* to close at the end */
+	LIST_HEAD(, nsp_socket)		 nr_sockets;	/* those with no client */
 	TAILQ_HEAD(, nsp_socket)	 nr_active;	/* by ns_active */
 	size_t				 nr_nactive;	/* connected sockets */
 	struct room_routing		*nr_routing;	/* its namespaces' rooms, beyond the worker */

@@ -46,10 +46,13 @@ enum ws_state {
 	WS_DEAD		/* wh_closed scheduled */
 };
 
+/*
+ * One per websocket, idle ones included: the small fields go last, as
+ * bytes and 32-bit counters, so that nothing is padding.
+ */
 struct ws_conn {
 	struct conn		*wc_conn;
 	struct ws_parser	 wc_parser;
-	enum ws_state		 wc_state;
 	size_t			 wc_max_send_queue;
 	const struct ws_handler	*wc_handler;
 	void			*wc_arg;
@@ -57,14 +60,19 @@ struct ws_conn {
 	struct event		*wc_ev;		/* deferred close / close wait,
 						   made when first needed */
 	const char		*wc_reason;	/* for wh_closed */
-	int			 wc_reading;	/* inside the read callback */
-	int			 wc_zombie;	/* freed by the owner while reading */
-	/* Messages waiting for room in the output, oldest first (one ref each). */
+	/*
+	 * Messages waiting for room in the output, oldest first (one ref
+	 * each).  They are bounded by max_send_queue (at most 1 GiB, and
+	 * the ring itself counts), so 32-bit counts are plenty.
+	 */
 	struct nsp_msg		**wc_ring;
-	size_t			 wc_ring_cap;	/* a power of two, or 0 */
-	size_t			 wc_ring_head;
-	size_t			 wc_ring_n;
 	size_t			 wc_ring_bytes;	/* their frames' bytes */
+	uint32_t		 wc_ring_cap;	/* a power of two, or 0 */
+	uint32_t		 wc_ring_head;
+	uint32_t		 wc_ring_n;
+	uint8_t			 wc_state;	/* enum ws_state */
+	uint8_t			 wc_reading;	/* inside the read callback */
+	uint8_t			 wc_zombie;	/* freed by the owner while reading */
 };
 
 unsigned long ws_dropped_slow;
@@ -444,7 +452,7 @@ ws_check_queue(struct ws_conn *wc)
 	stats_inc(STAT_SLOW_DROPS);
 	log_warnx("%s: send queue of %zu bytes (%zu messages waiting) over "
 	    "max_send_queue %zu: client dropped as a slow reader",
-	    wc->wc_conn->c_peer, ws_queued(wc), wc->wc_ring_n,
+	    wc->wc_conn->c_peer, ws_queued(wc), (size_t)wc->wc_ring_n,
 	    wc->wc_max_send_queue);
 	ws_abort_conn(wc);
 	ws_die(wc, "transport error");

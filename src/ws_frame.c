@@ -205,7 +205,8 @@ void
 ws_parser_init(struct ws_parser *p, size_t max_payload)
 {
 	memset(p, 0, sizeof(*p));
-	p->wp_max_payload = max_payload;
+	p->wp_max_payload = max_payload < WS_PAYLOAD_MAX ?
+	    (uint32_t)max_payload : WS_PAYLOAD_MAX;
 	p->wp_state = WS_ST_HEADER;
 	p->wp_hdr_need = WS_HDR_BASE;
 	p->wp_msg_opcode = WS_OP_CONT;
@@ -224,7 +225,9 @@ ws_parser_msg_free(struct ws_parser *p)
 void
 ws_parser_free(struct ws_parser *p)
 {
-	ws_parser_msg_free(p);
+	/* After an error the message was freed and the slot is wp_err. */
+	if (p->wp_state != WS_ST_ERROR)
+		ws_parser_msg_free(p);
 	free(p->wp_ctl);
 	p->wp_ctl = NULL;
 }
@@ -239,8 +242,16 @@ static enum ws_event_type
 ws_parser_error(struct ws_parser *p, struct ws_event *ev, int code,
     const char *why)
 {
+	/*
+	 * Nothing of the message is wanted any more: its buffer goes, and
+	 * its slot keeps why (wp_msg_len still says how much had arrived).
+	 */
+	if (p->wp_state != WS_ST_ERROR) {
+		free(p->wp_msg);
+		p->wp_msg_cap = 0;
+	}
 	p->wp_state = WS_ST_ERROR;
-	p->wp_err_code = code;
+	p->wp_err_code = (uint16_t)code;
 	p->wp_err = why;
 	memset(ev, 0, sizeof(*ev));
 	ev->we_type = WS_EV_ERROR;
@@ -342,12 +353,13 @@ ws_parser_length(struct ws_parser *p, struct ws_event *ev)
 		len = p->wp_frame_len;
 		break;
 	}
-	p->wp_frame_len = len;
 	/* Control frames go to wp_ctl, bounded by byte1's check. */
 	if (!(p->wp_opcode & WS_OP_CONTROL) &&
 	    len > p->wp_max_payload - p->wp_msg_len)
 		return (ws_parser_error(p, ev, WS_CLOSE_TOO_BIG,
 		    "message larger than the limit"));
+	/* Within wp_max_payload (or 125 bytes): it fits 32 bits. */
+	p->wp_frame_len = (uint32_t)len;
 	return (WS_EV_MORE);
 }
 
@@ -379,8 +391,6 @@ ws_parser_header(struct ws_parser *p, const unsigned char *buf, size_t len,
 	if (p->wp_hdr_len < p->wp_hdr_need)
 		return (WS_EV_MORE);
 
-	memcpy(p->wp_mask, p->wp_hdr + p->wp_hdr_need - WS_MASK_LEN,
-	    WS_MASK_LEN);
 	p->wp_frame_got = 0;
 	if ((p->wp_opcode & WS_OP_CONTROL) && p->wp_ctl == NULL)
 		p->wp_ctl = xmalloc(WS_CONTROL_MAX + 1);
@@ -406,7 +416,7 @@ ws_parser_reserve(struct ws_parser *p, size_t need)
 	if (cap < need || cap > p->wp_max_payload)
 		cap = need > p->wp_max_payload ? need : p->wp_max_payload;
 	p->wp_msg = xreallocarray(p->wp_msg, cap, 1);
-	p->wp_msg_cap = cap;
+	p->wp_msg_cap = (uint32_t)cap;	/* at most wp_max_payload */
 }
 
 /* Unmask and store n bytes of payload; n fits in what the frame declared. */
@@ -422,11 +432,13 @@ ws_parser_payload(struct ws_parser *p, const unsigned char *src, size_t n,
 		ws_parser_reserve(p, p->wp_msg_len + n);
 		dst = p->wp_msg + p->wp_msg_len;
 	}
-	ws_mask_copy(dst, src, n, p->wp_mask, p->wp_frame_got % WS_MASK_LEN);
-	p->wp_frame_got += n;
+	/* The masking key ends the header, kept until the frame is over. */
+	ws_mask_copy(dst, src, n, p->wp_hdr + p->wp_hdr_need - WS_MASK_LEN,
+	    p->wp_frame_got % WS_MASK_LEN);
+	p->wp_frame_got += (uint32_t)n;
 	if (p->wp_opcode & WS_OP_CONTROL)
 		return (WS_EV_MORE);
-	p->wp_msg_len += n;
+	p->wp_msg_len += (uint32_t)n;
 	/* Fail fast, as RFC 6455 section 8.1 allows. */
 	if (p->wp_msg_opcode == WS_OP_TEXT &&
 	    ws_utf8_validate(&p->wp_utf8, dst, n) == -1)

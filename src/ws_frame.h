@@ -128,38 +128,47 @@ struct ws_event {
 
 /*
  * Parser state, one per connection.  The fields are private; they are
- * visible only so that a connection can embed the struct.
+ * visible only so that a connection can embed the struct.  Every idle
+ * websocket holds one, so lengths are 32 bits (messages are bounded by
+ * WS_PAYLOAD_MAX) and small fields are bytes.
  */
 struct ws_parser {
-	size_t		 wp_max_payload;	/* of a message, reassembled */
-	int		 wp_state;
-	/* The frame being read. */
-	unsigned char	 wp_hdr[WS_HEADER_MAX];
-	size_t		 wp_hdr_len;		/* header bytes gathered */
-	size_t		 wp_hdr_need;		/* header size, once known */
-	int		 wp_fin;
-	int		 wp_opcode;
-	uint64_t	 wp_frame_len;
-	uint64_t	 wp_frame_got;
-	unsigned char	 wp_mask[WS_MASK_LEN];
-	/* The data message being reassembled. */
-	int		 wp_msg_opcode;		/* WS_OP_CONT when none is open */
-	unsigned char	*wp_msg;
-	size_t		 wp_msg_len;
-	size_t		 wp_msg_cap;
-	int		 wp_msg_done;		/* delivered: reset on the next call */
-	struct ws_utf8	 wp_utf8;
+	/*
+	 * The data message being reassembled, or after an error (state
+	 * WS_ST_ERROR, when the message is gone) the error's static text.
+	 */
+	union {
+		unsigned char	*wp_msg;
+		const char	*wp_err;
+	};
 	/*
 	 * Control frame payload, with room for a NUL after a close reason:
 	 * WS_CONTROL_MAX + 1 bytes, made for a control frame and freed once
 	 * it was delivered (a connection pinging nobody holds none).
 	 */
 	unsigned char	*wp_ctl;
-	int		 wp_ctl_done;		/* delivered: freed on the next call */
-	/* After an error, every call repeats it. */
-	int		 wp_err_code;
-	const char	*wp_err;
+	uint32_t	 wp_max_payload;	/* of a message, reassembled */
+	uint32_t	 wp_msg_len;
+	uint32_t	 wp_msg_cap;
+	/* The frame being read: a data frame's length is checked before it is stored. */
+	uint32_t	 wp_frame_len;
+	uint32_t	 wp_frame_got;
+	uint16_t	 wp_err_code;		/* after an error, every call repeats it */
+	uint8_t		 wp_state;
+	uint8_t		 wp_hdr_len;		/* header bytes gathered */
+	uint8_t		 wp_hdr_need;		/* header size, once known */
+	uint8_t		 wp_fin;
+	uint8_t		 wp_opcode;
+	uint8_t		 wp_msg_opcode;		/* WS_OP_CONT when none is open */
+	uint8_t		 wp_msg_done;		/* delivered: reset on the next call */
+	uint8_t		 wp_ctl_done;		/* delivered: freed on the next call */
+	struct ws_utf8	 wp_utf8;
+	/* The header, its masking key last (read from here for the payload). */
+	unsigned char	 wp_hdr[WS_HEADER_MAX];
 };
+
+/* The largest max_payload a parser keeps; larger ones are cut to it. */
+#define WS_PAYLOAD_MAX		UINT32_MAX
 
 /*
  * Start parsing a connection's frames.  Messages (all fragments together)

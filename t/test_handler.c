@@ -970,7 +970,7 @@ age(struct fake *f, int64_t ms)
 {
 	struct nsp_socket *s;
 
-	LIST_FOREACH(s, &f->nc->nc_sockets, ns_client_entry)
+	LIST_FOREACH(s, &f->nc->nc_sockets, ns_entry)
 		s->ns_active -= ms;
 }
 
@@ -1012,7 +1012,7 @@ Test(limits, idle_client_keeps_active_namespace)
 	connect_to(f, ALPHA);
 	cr_assert_eq(feed(f, "0"), 0);
 	/* Only ALPHA is old: "/" stays, and so does the connection. */
-	LIST_FOREACH(s, &f->nc->nc_sockets, ns_client_entry)
+	LIST_FOREACH(s, &f->nc->nc_sockets, ns_entry)
 		if (strcmp(s->ns_nsp->nn_name, ALPHA) == 0)
 			s->ns_active -= 120000;
 	cr_expect_eq(nsp_disconnect_idle(reg, 60000), 1);
