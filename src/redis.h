@@ -109,7 +109,8 @@ int		 redis_subscribe_wait(struct redis *, const char *channel,
 /*
  * Read what the pub/sub connection has received, now, not when the loop
  * gets to it: an invalidation already in the socket is applied before a
- * cached value is trusted.  One read(2), which usually finds nothing.
+ * cached value is trusted.  One read(2), which usually finds nothing, at
+ * most once per turn of the event loop.
  */
 void		 redis_sub_poll(struct redis *);
 
