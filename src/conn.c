@@ -14,6 +14,7 @@
  */
 #include "config.h"
 
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -45,16 +46,23 @@
 #include "xmalloc.h"
 
 /* c_io bits */
-#define CONN_IO_READING	0x01	/* the read event is added */
+#define CONN_IO_READING	0x01	/* the socket is in the host's epoll set */
 #define CONN_IO_NOREAD	0x02	/* reading is off (closing) */
 #define CONN_IO_FLUSH	0x04	/* on the host's flush queue */
 #define CONN_IO_LATER	0x08	/* on the host's later queue */
 #define CONN_IO_DEAD	0x10	/* closed; freed once c_refs is 0 */
 
+/*
+ * Ready sockets taken from the host's epoll instance per turn of the
+ * loop at most; more stay ready for the next turn.
+ */
+#define CONN_EPOLL_BATCH	256
+
 static void	conn_bev_read_cb(struct bufferevent *, void *);
 static void	conn_bev_write_cb(struct bufferevent *, void *);
 static void	conn_bev_event_cb(struct bufferevent *, short, void *);
 static void	conn_read_cb(evutil_socket_t, short, void *);
+static void	conn_unref(struct conn *);
 static void	conn_write_cb(evutil_socket_t, short, void *);
 static void	conn_timer_cb(evutil_socket_t, short, void *);
 static void	conn_readable(struct conn *);
@@ -123,13 +131,95 @@ conn_host_done(struct conn_host *h)
 	if (h->ch_later_ev != NULL)
 		event_free(h->ch_later_ev);
 	h->ch_flush_ev = h->ch_later_ev = NULL;
+	if (h->ch_epoll_ev != NULL)
+		event_free(h->ch_epoll_ev);
+	h->ch_epoll_ev = NULL;
+	if (h->ch_epfd != -1)
+		close(h->ch_epfd);
+	h->ch_epfd = -1;
 }
 
-/* The read event of a plain connection: allocated with the conn, after it. */
-static struct event *
-conn_rev(struct conn *c)
+/*
+ * Plain connections' input.  Their sockets sit in one epoll instance of
+ * the host, level-triggered, data.ptr the conn, and libevent watches only
+ * that instance: a connection costs an epoll entry instead of a struct
+ * event, libevent's map entry and an entry in libevent's own epoll set.
+ *
+ * Every conn of a batch is held (a reference) before any of them runs:
+ * one connection's callback may close another of the same batch (a
+ * broadcast dropping a slow reader), which is then skipped, never read
+ * through freed memory.  One whose reading was turned off meanwhile is
+ * skipped too, as libevent skips an event deleted while it is active.
+ * A full batch leaves the instance readable, so the rest waits for the
+ * next turn of the loop like every other event.
+ */
+static void
+conn_epoll_cb(evutil_socket_t fd, short what, void *arg)
 {
-	return ((struct event *)(void *)(c + 1));
+	struct epoll_event	 evs[CONN_EPOLL_BATCH];
+	struct conn		*c;
+	int			 i, n;
+
+	(void)what;
+	(void)arg;
+	if ((n = epoll_wait(fd, evs, CONN_EPOLL_BATCH, 0)) == -1) {
+		if (errno == EINTR)
+			return;
+		fatal("conn: epoll_wait");
+	}
+	for (i = 0; i < n; i++)
+		conn_ref(evs[i].data.ptr);
+	for (i = 0; i < n; i++) {
+		c = evs[i].data.ptr;
+		if (!(c->c_io & (CONN_IO_DEAD | CONN_IO_NOREAD)))
+			conn_read_cb(c->c_fd, EV_READ, c);
+		conn_unref(c);
+	}
+}
+
+/*
+ * The host's epoll instance and its event, made with the first plain
+ * connection so that a failure costs that connection, not the worker.
+ */
+static int
+conn_epoll_open(struct conn_host *h)
+{
+	int fd;
+
+	if (h->ch_epfd != -1)
+		return (0);
+	if ((fd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		log_warn("conn: epoll_create1");
+		return (-1);
+	}
+	if ((h->ch_epoll_ev = event_new(h->ch_base, fd, EV_READ | EV_PERSIST,
+	    conn_epoll_cb, h)) == NULL || event_add(h->ch_epoll_ev, NULL) == -1) {
+		log_warnx("conn: cannot watch the epoll instance");
+		if (h->ch_epoll_ev != NULL)
+			event_free(h->ch_epoll_ev);
+		h->ch_epoll_ev = NULL;
+		close(fd);
+		return (-1);
+	}
+	h->ch_epfd = fd;
+	return (0);
+}
+
+/* Put a plain connection's socket in the host's epoll set, or take it out. */
+static void
+conn_epoll_ctl(struct conn *c, int op)
+{
+	struct epoll_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = c;
+	if (epoll_ctl(c->c_host->ch_epfd, op, c->c_fd, &ev) == -1) {
+		/* As a failed event_add was: the worker cannot go on reading. */
+		if (op == EPOLL_CTL_ADD)
+			fatal("conn: epoll_ctl");
+		log_warn("%s: epoll_ctl", c->c_peer);
+	}
 }
 
 /*
@@ -155,9 +245,9 @@ conn_read_bound(const struct conn *c)
 }
 
 /*
- * Add or remove the read event as the state asks: not once reading is
- * off, nor while the input holds c_read_max bytes (TCP then pushes back
- * on the client).  Buffers that emptied are freed.
+ * Watch the socket for input or stop, as the state asks: not once reading
+ * is off, nor while the input holds c_read_max bytes (TCP then pushes
+ * back on the client).  Buffers that emptied are freed.
  */
 static void
 conn_io_settle(struct conn *c)
@@ -175,11 +265,10 @@ conn_io_settle(struct conn *c)
 	if (want == !!(c->c_io & CONN_IO_READING))
 		return;
 	if (want) {
-		if (event_add(conn_rev(c), NULL) == -1)
-			fatalx("conn: cannot add a read event");
+		conn_epoll_ctl(c, EPOLL_CTL_ADD);
 		c->c_io |= CONN_IO_READING;
 	} else {
-		event_del(conn_rev(c));
+		conn_epoll_ctl(c, EPOLL_CTL_DEL);
 		c->c_io &= ~CONN_IO_READING;
 	}
 }
@@ -425,16 +514,13 @@ conn_new(struct conn_host *h, const struct conn_site *site, int fd,
 		    conn_bev_event_cb, c);
 		bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
 	} else {
-		/* The read event lives in the same allocation, after the conn. */
-		c = xcalloc(1, sizeof(*c) + event_get_struct_event_size());
-		c->c_fd = fd;
-		if (event_assign(conn_rev(c), h->ch_base, fd, EV_READ | EV_PERSIST,
-		    conn_read_cb, c) == -1) {
-			log_warnx("%s: cannot create a read event", peer);
+		if (conn_epoll_open(h) == -1) {
+			log_warnx("%s: cannot watch the connection", peer);
 			close(fd);
-			free(c);
 			return (NULL);
 		}
+		c = xcalloc(1, sizeof(*c));
+		c->c_fd = fd;
 	}
 	memcpy(c->c_peer, peer, sizeof(c->c_peer));
 	c->c_host = h;
@@ -733,8 +819,15 @@ conn_close(struct conn *c)
 		c->c_bev = NULL;
 	}
 	if (c->c_fd != -1) {
+		/*
+		 * Out of the epoll set before close(): a socket handed to
+		 * another worker stays open there (conn_handoff_via sent a
+		 * dup), and epoll would go on reporting it with this conn,
+		 * freed, as its data.
+		 */
 		if (c->c_io & CONN_IO_READING)
-			event_del(conn_rev(c));
+			conn_epoll_ctl(c, EPOLL_CTL_DEL);
+		c->c_io &= ~CONN_IO_READING;
 		if (c->c_wev != NULL) {
 			event_free(c->c_wev);
 			c->c_wev = NULL;

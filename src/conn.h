@@ -7,9 +7,9 @@
  * closed from inside one of its own callbacks is freed when that callback
  * returns, so the code below it on the stack may still look at it.
  *
- * A plain connection does its own I/O: one read event made with the conn,
- * and an input and an output buffer that exist only while bytes wait in
- * them.  An idle connection (keep-alive, held long-poll, websocket with
+ * A plain connection does its own I/O: its socket sits in the host's
+ * epoll instance while it reads (host.h; no event of its own), and an
+ * input and an output buffer exist only while bytes wait in them.  An idle connection (keep-alive, held long-poll, websocket with
  * nothing in flight) holds no buffer at all.  Output is written from the
  * event loop in the same turn it was queued (a flush list in the host),
  * and a write event is made only while the socket is full.  A TLS
@@ -168,7 +168,6 @@ struct conn {
 	uint32_t		 c_nrequests;	/* served (keepalive_requests) */
 	uint32_t		 c_lingered;	/* bytes discarded in CONN_LINGER */
 	char			 c_peer[CONN_PEER_MAX];
-	/* The read event of a plain connection follows (conn.c). */
 };
 
 /* Take over an accepted socket; TLS with tls (the listener's context) set. */

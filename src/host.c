@@ -15,6 +15,7 @@ host_init(struct conn_host *h)
 	TAILQ_INIT(&h->ch_conns);
 	STAILQ_INIT(&h->ch_flush);
 	STAILQ_INIT(&h->ch_later);
+	h->ch_epfd = -1;
 }
 
 void

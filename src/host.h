@@ -43,6 +43,14 @@ struct conn_host {
 	struct event		*ch_flush_ev;
 	struct event		*ch_later_ev;
 	/*
+	 * conn.c's: the epoll instance that watches plain connections'
+	 * sockets for input, and the one libevent event that watches it.
+	 * A connection then costs an epoll entry and no struct event or
+	 * libevent bookkeeping of its own.  Made on first use; -1 before.
+	 */
+	int			 ch_epfd;
+	struct event		*ch_epoll_ev;
+	/*
 	 * Emptied connection buffers kept for the next to need one, so that
 	 * a message read and answered costs no buffer allocation.
 	 */
