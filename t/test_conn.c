@@ -5,7 +5,10 @@
  * core's own answers, pipelining, a held request and its release, a
  * connection taken over by another protocol, the output bound and the
  * write event of a full socket, timeouts, and the buffers a connection
- * holds: none once nothing waits in them.
+ * holds: none once nothing waits in them.  Two tests drive more than one
+ * connection: the input of several comes from the host's epoll instance
+ * in one batch, and a connection handed to another worker must vanish
+ * from it.
  */
 #include "config.h"
 
@@ -26,6 +29,7 @@
 
 #include "conf.h"
 #include "conn.h"
+#include "handoff.h"
 #include "host.h"
 #include "http.h"
 #include "log.h"
@@ -48,10 +52,14 @@ static struct conf		*conf;
 static struct conn_host		 host;
 static struct conn_site		 site;
 static int			 peer = -1;	/* the client's end */
+static int			 peer2 = -1;	/* of a second connection */
 static int			 closed_calls;	/* cp_closed */
 static int			 drained_calls;	/* cp_drained */
 static struct conn		*held;		/* by /hold */
 static struct evbuffer		*got;		/* what the upgraded protocol read */
+static struct conn		*duel[2];	/* each closes the other on input */
+static int			 duel_reads;	/* their cp_read */
+static int			 handed_fd = -1;	/* as the other worker got it */
 
 /* --- routes ---------------------------------------------------------------- */
 
@@ -143,6 +151,54 @@ big_request(void *arg, struct conn *c, const struct http_request *req,
 	free(blob);
 }
 
+/*
+ * A protocol whose input makes it close the other connection of the
+ * pair, as a broadcast drops a slow reader: if both have input in the
+ * same batch, the second is closed before its turn comes.
+ */
+static void
+duel_read(struct conn *c, void *arg)
+{
+	struct conn *other = duel[0] == c ? duel[1] : duel[0];
+
+	(void)arg;
+	/* A protocol may be called with nothing new (conn_adopt's first call). */
+	if (conn_input_len(c) == 0)
+		return;
+	duel_reads++;
+	evbuffer_add_buffer(got, conn_input(c));
+	if (other != NULL)
+		conn_close(other);
+}
+
+static void
+duel_closed(struct conn *c, void *arg)
+{
+	(void)arg;
+	closed_calls++;
+	if (duel[0] == c)
+		duel[0] = NULL;
+	if (duel[1] == c)
+		duel[1] = NULL;
+}
+
+static const struct conn_proto duel_proto = {
+	duel_read, NULL, duel_closed
+};
+
+static void
+duel_request(void *arg, struct conn *c, const struct http_request *req,
+    const char *body, size_t bodylen)
+{
+	(void)arg;
+	(void)req;
+	(void)body;
+	(void)bodylen;
+	evbuffer_add_printf(conn_output(c),
+	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: duel\r\n\r\n");
+	conn_takeover(c, &duel_proto, NULL);
+}
+
 /* A route that closes its connection from inside the request callback. */
 static void
 close_request(void *arg, struct conn *c, const struct http_request *req,
@@ -215,8 +271,10 @@ setup(void)
 	site_route("/upgrade", 0, upgrade_request);
 	site_route("/big", 0, big_request);
 	site_route("/close", 0, close_request);
-	closed_calls = drained_calls = 0;
+	site_route("/duel", 0, duel_request);
+	closed_calls = drained_calls = duel_reads = 0;
 	held = NULL;
+	duel[0] = duel[1] = NULL;
 	got = evbuffer_new();
 }
 
@@ -231,7 +289,11 @@ teardown(void)
 	turn();
 	if (peer != -1)
 		close(peer);
-	peer = -1;
+	if (peer2 != -1)
+		close(peer2);
+	if (handed_fd != -1)
+		close(handed_fd);
+	peer = peer2 = handed_fd = -1;
 	conn_host_done(&host);
 	evbuffer_free(got);
 	event_base_free(base);
@@ -240,17 +302,26 @@ teardown(void)
 
 TestSuite(conn, .init = setup, .fini = teardown);
 
-/* A connection of the site, its client end in peer. */
+/* One more connection of the site, its client end in *peerp. */
 static struct conn *
-open_conn(void)
+open_conn_as(int *peerp)
 {
 	int sv[2];
 
 	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
 	conn_adopt(&host, &site, sv[0], "tester", NULL, 0);
-	peer = sv[1];
+	*peerp = sv[1];
+	return (TAILQ_LAST(&host.ch_conns, conn_list));
+}
+
+/* The connection of a test that needs only one, its client end in peer. */
+static struct conn *
+open_conn(void)
+{
+	struct conn *c = open_conn_as(&peer);
+
 	cr_assert_eq(host.ch_nconns, 1);
-	return (TAILQ_FIRST(&host.ch_conns));
+	return (c);
 }
 
 static void
@@ -331,6 +402,27 @@ close_after_linger(struct conn *c)
 	for (i = 0; i < TURNS_MAX && host.ch_nconns > 0; i++)
 		turn();
 	cr_assert_eq(host.ch_nconns, 0);
+}
+
+/* Turn the loop until c is taken over, and read its 101 from fd. */
+static void
+wait_upgraded(struct conn *c, int fd)
+{
+	char	buf[256];
+	int	i;
+
+	for (i = 0; i < TURNS_MAX && c->c_state != CONN_UPGRADED; i++)
+		turn();
+	cr_assert_eq(c->c_state, CONN_UPGRADED);
+	for (i = 0; i < TURNS_MAX && read(fd, buf, sizeof(buf)) <= 0; i++)
+		turn();
+	cr_assert_lt(i, TURNS_MAX, "the 101 arrived");
+}
+
+static void
+write_all(int fd, const char *s)
+{
+	cr_assert_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s));
 }
 
 static void
@@ -600,4 +692,91 @@ Test(conn, close_inside_a_callback_is_safe)
 	cr_assert_eq(host.ch_nconns, 0);
 	settle();
 	cr_assert(TAILQ_EMPTY(&host.ch_conns));
+}
+
+Test(conn, closing_another_connection_of_the_same_batch_is_safe)
+{
+	struct conn	*a = open_conn_as(&peer), *b = open_conn_as(&peer2);
+	int		 i;
+
+	duel[0] = a;
+	duel[1] = b;
+	write_all(peer, "GET /duel HTTP/1.1\r\nHost: x\r\n\r\n");
+	write_all(peer2, "GET /duel HTTP/1.1\r\nHost: x\r\n\r\n");
+	wait_upgraded(a, peer);
+	wait_upgraded(b, peer2);
+	settle();
+	cr_assert_eq(duel_reads, 0);
+	/*
+	 * Both have input before the loop looks: one epoll_wait returns
+	 * both, and the first to run closes the second, which must then not
+	 * be read (the sanitizer build and valgrind would see its memory
+	 * used after the free).
+	 */
+	write_all(peer, "a");
+	write_all(peer2, "b");
+	for (i = 0; i < TURNS_MAX && duel_reads == 0; i++)
+		turn();
+	settle();
+	cr_assert_eq(duel_reads, 1, "the closed one is not read");
+	cr_assert_eq(closed_calls, 1, "cp_closed once");
+	cr_assert_eq(host.ch_nconns, 1);
+	cr_assert_eq(evbuffer_get_length(got), 1);
+	cr_assert((duel[0] == NULL) != (duel[1] == NULL));
+}
+
+static void
+handed_conn(void *arg, int fd, const char *peername, const void *bytes,
+    size_t len)
+{
+	(void)arg;
+	(void)peername;
+	(void)bytes;
+	cr_assert_eq(len, 0);
+	handed_fd = fd;
+}
+
+Test(conn, handed_over_connection_hears_nothing_more)
+{
+	static const struct handoff_cbs cbs = { handed_conn, NULL };
+	struct handoff_mesh	*mesh;
+	struct handoff		*here, *there;
+	struct conn		*c = open_conn();
+	char			 buf[64];
+	size_t			 total = 0;
+	ssize_t			 n;
+	int			 i;
+
+	/* Both workers of the mesh in this process, on this loop. */
+	cr_assert_not_null(mesh = handoff_mesh_new(2));
+	cr_assert_not_null(here = handoff_worker_attach(mesh, 0, base, &cbs,
+	    NULL));
+	cr_assert_not_null(there = handoff_worker_attach(mesh, 1, base, &cbs,
+	    NULL));
+	send_all("GET /upgrade HTTP/1.1\r\nHost: x\r\n\r\n");
+	wait_upgraded(c, peer);
+	settle();
+	cr_assert_eq(conn_handoff_via(c, here, 1), 0);
+	cr_assert_eq(host.ch_nconns, 0, "gone from this worker");
+	for (i = 0; i < TURNS_MAX && handed_fd == -1; i++)
+		turn();
+	cr_assert_neq(handed_fd, -1);
+	/*
+	 * The socket is open in the other worker: what the client sends now
+	 * is for it, and the freed conn must not be reported here.
+	 */
+	for (i = 0; i < 10; i++) {
+		send_all("more");
+		turn();
+	}
+	settle();
+	cr_assert_eq(evbuffer_get_length(got), 0, "no cp_read after the handoff");
+	cr_assert_eq(closed_calls, 0, "the holder let go before the handoff");
+	cr_assert_eq(host.ch_nconns, 0);
+	while ((n = read(handed_fd, buf, sizeof(buf))) > 0)
+		total += (size_t)n;
+	cr_assert_eq(total, 10 * strlen("more"), "the other worker gets it all");
+	handoff_worker_free(there);
+	handoff_worker_free(here);
+	handoff_mesh_free(mesh);
 }
