@@ -3,18 +3,19 @@
  * and pipelining, the limits and timeouts of the HTTP core, and routing.
  *
  * Ownership: the host's connection list (host.h) owns every struct conn;
- * a conn frees itself (and its buffers, events and timer) when it closes.  A conn
- * closed from inside one of its own callbacks is freed when that callback
- * returns, so the code below it on the stack may still look at it.
+ * a conn frees itself (and its buffers, events and timer) when it
+ * closes.  A conn closed from inside one of its own callbacks is freed
+ * when that callback returns, so the code below it on the stack may
+ * still look at it.
  *
  * A plain connection does its own I/O: its socket sits in the host's
  * epoll instance while it reads (host.h; no event of its own), and an
  * input and an output buffer exist only while bytes wait in them.  An
  * idle connection (keep-alive, held long-poll, websocket with nothing in
- * flight) holds no buffer at all.  Output is written from the
- * event loop in the same turn it was queued (a flush list in the host),
- * and a write event is made only while the socket is full.  A TLS
- * connection goes through an OpenSSL bufferevent (tls.h) instead.
+ * flight) holds no buffer at all.  Output is written from the event loop
+ * in the same turn it was queued (a flush list in the host), and a write
+ * event is made only while the socket is full.  A TLS connection goes
+ * through an OpenSSL bufferevent (tls.h) instead.
  */
 #ifndef RAIND_CONN_H
 #define RAIND_CONN_H
