@@ -20,6 +20,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 
 #include <linux/sockios.h>
 
@@ -118,6 +119,8 @@ conn_free(struct conn *c)
 		conn_buffer_put(c->c_host, c->c_in);
 	if (c->c_out != NULL)
 		conn_buffer_put(c->c_host, c->c_out);
+	if (c->c_addr.ca_family == AF_UNIX)
+		free(c->c_addr.ca_u.cau_text);
 	free(c);
 }
 
@@ -218,7 +221,7 @@ conn_epoll_ctl(struct conn *c, int op)
 		/* As a failed event_add was: the worker cannot go on reading. */
 		if (op == EPOLL_CTL_ADD)
 			fatal("conn: epoll_ctl");
-		log_warn("%s: epoll_ctl", c->c_peer);
+		log_warn("%s: epoll_ctl", conn_peer(c));
 	}
 }
 
@@ -490,6 +493,56 @@ conn_set_state(struct conn *c, enum conn_state state)
 	}
 }
 
+/* Keep sa's address and port, or text for a socketpair's peer. */
+static void
+conn_addr_set(struct conn_addr *ca, const struct sockaddr *sa,
+    const char *text)
+{
+	if (ca->ca_family == AF_UNIX)
+		free(ca->ca_u.cau_text);
+	memset(ca, 0, sizeof(*ca));
+	switch (sa->sa_family) {
+	case AF_INET: {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+
+		ca->ca_u.cau_v4 = sin->sin_addr;
+		ca->ca_port = ntohs(sin->sin_port);
+		ca->ca_family = AF_INET;
+		break;
+	}
+	case AF_INET6: {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+
+		ca->ca_u.cau_v6 = sin6->sin6_addr;
+		ca->ca_port = ntohs(sin6->sin6_port);
+		ca->ca_family = AF_INET6;
+		break;
+	}
+	default:
+		ca->ca_u.cau_text = xstrdup(text != NULL ? text : "(local)");
+		ca->ca_family = AF_UNIX;
+		break;
+	}
+}
+
+const char *
+conn_peer(const struct conn *c)
+{
+	static _Thread_local char	 ring[CONN_PEER_RING][CONN_PEER_MAX];
+	static _Thread_local unsigned	 next;
+	const struct conn_addr		*ca = &c->c_addr;
+	char				*buf, host[INET6_ADDRSTRLEN];
+
+	if (ca->ca_family == AF_UNIX)
+		return (ca->ca_u.cau_text);
+	buf = ring[next++ % CONN_PEER_RING];
+	if (inet_ntop(ca->ca_family, &ca->ca_u, host, sizeof(host)) == NULL)
+		snprintf(host, sizeof(host), "?");
+	snprintf(buf, CONN_PEER_MAX, ca->ca_family == AF_INET6 ? "[%s]:%u" :
+	    "%s:%u", host, ca->ca_port);
+	return (buf);
+}
+
 static struct conn *
 conn_new(struct conn_host *h, const struct conn_site *site, int fd,
     const struct sockaddr *sa, SSL_CTX *tls)
@@ -497,7 +550,7 @@ conn_new(struct conn_host *h, const struct conn_site *site, int fd,
 	struct conn	*c;
 	char		 peer[CONN_PEER_MAX];
 
-	addr_format(sa, peer, sizeof(peer));
+	addr_format(sa, peer, sizeof(peer));	/* for the failures below */
 	if (tls != NULL) {
 		c = xcalloc(1, sizeof(*c));
 		c->c_fd = -1;
@@ -522,7 +575,7 @@ conn_new(struct conn_host *h, const struct conn_site *site, int fd,
 		c = xcalloc(1, sizeof(*c));
 		c->c_fd = fd;
 	}
-	memcpy(c->c_peer, peer, sizeof(c->c_peer));
+	conn_addr_set(&c->c_addr, sa, NULL);
 	c->c_host = h;
 	c->c_site = site;
 	TAILQ_INSERT_TAIL(&h->ch_conns, c, c_entry);
@@ -553,7 +606,7 @@ conn_accept(struct conn_host *h, const struct conn_site *site, int fd,
 		log_debug("TCP_NODELAY: %s", strerror(errno));
 	if ((c = conn_new(h, site, fd, sa, tls)) == NULL)
 		return;
-	log_debug("%s: connected (%s%s)", c->c_peer, site->cs_name,
+	log_debug("%s: connected (%s%s)", conn_peer(c), site->cs_name,
 	    tls != NULL ? ", TLS" : "");
 }
 
@@ -583,11 +636,11 @@ conn_adopt(struct conn_host *h, const struct conn_site *site, int fd,
 	 * it, or a request forwarded from another node through Redis.
 	 */
 	if (ss.ss_family == AF_UNIX)
-		snprintf(c->c_peer, sizeof(c->c_peer), "%s",
+		conn_addr_set(&c->c_addr, (struct sockaddr *)&ss,
 		    peer != NULL ? peer : "(relayed)");
-	log_debug("%s: handed over with %zu bytes", c->c_peer, len);
+	log_debug("%s: handed over with %zu bytes", conn_peer(c), len);
 	if (len > 0 && evbuffer_add(conn_input(c), bytes, len) == -1) {
-		log_warnx("%s: cannot take the bytes handed over", c->c_peer);
+		log_warnx("%s: cannot take the bytes handed over", conn_peer(c));
 		conn_close(c);
 		return;
 	}
@@ -739,18 +792,18 @@ conn_handoff_tls(struct conn *c, struct handoff *h, int slot, const void *bytes,
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
 	    sv) == -1) {
-		log_warn("%s: socketpair for handoff", c->c_peer);
+		log_warn("%s: socketpair for handoff", conn_peer(c));
 		return (-1);
 	}
-	if (handoff_send(h, slot, sv[1], c->c_peer, bytes, len) == -1) {
+	if (handoff_send(h, slot, sv[1], conn_peer(c), bytes, len) == -1) {
 		close(sv[0]);
 		close(sv[1]);
 		return (-1);
 	}
 	stats_inc(STAT_HANDOFFS);
-	log_debug("%s: handed over to slot %d through a relay", c->c_peer, slot);
+	log_debug("%s: handed over to slot %d through a relay", conn_peer(c), slot);
 	evbuffer_drain(bufferevent_get_input(c->c_bev), len);
-	tls_relay(c->c_host, c->c_bev, sv[0], c->c_peer);
+	tls_relay(c->c_host, c->c_bev, sv[0], conn_peer(c));
 	/* The bufferevent is the relay's now. */
 	c->c_bev = NULL;
 	c->c_proto = NULL;
@@ -777,7 +830,7 @@ conn_handoff_via(struct conn *c, struct handoff *h, int slot)
 	if (c->c_bev != NULL)
 		return (conn_handoff_tls(c, h, slot, bytes, len));
 	if ((fd = dup(c->c_fd)) == -1) {
-		log_warn("%s: dup for handoff", c->c_peer);
+		log_warn("%s: dup for handoff", conn_peer(c));
 		return (-1);
 	}
 	if (handoff_send(h, slot, fd, NULL, bytes, len) == -1) {
@@ -785,7 +838,7 @@ conn_handoff_via(struct conn *c, struct handoff *h, int slot)
 		return (-1);
 	}
 	stats_inc(STAT_HANDOFFS);
-	log_debug("%s: handed over to slot %d", c->c_peer, slot);
+	log_debug("%s: handed over to slot %d", conn_peer(c), slot);
 	/* Our descriptor goes; the socket lives on in the other worker. */
 	c->c_proto = NULL;
 	conn_close(c);
@@ -804,7 +857,7 @@ conn_close(struct conn *c)
 	c->c_proto = NULL;
 	if (proto != NULL && proto->cp_closed != NULL)
 		proto->cp_closed(c, c->c_proto_arg);
-	log_debug("%s: closed after %" PRIu32 " requests", c->c_peer,
+	log_debug("%s: closed after %" PRIu32 " requests", conn_peer(c),
 	    c->c_nrequests);
 	stats_gauge_add(conn_state_gauge(c->c_state), -1);
 	TAILQ_REMOVE(&h->ch_conns, c, c_entry);
@@ -886,7 +939,7 @@ conn_abort(struct conn *c)
 
 	/* SO_LINGER with a zero timeout makes close(2) send a reset. */
 	if (fd != -1 && setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof(l)) == -1)
-		log_debug("%s: SO_LINGER: %s", c->c_peer, strerror(errno));
+		log_debug("%s: SO_LINGER: %s", conn_peer(c), strerror(errno));
 	/* No close_notify either: a reset says it all. */
 	if (c->c_bev != NULL)
 		tls_quiet(c->c_bev);
@@ -918,7 +971,7 @@ conn_answer_error(struct conn *c, int status, const char *extra, int keepalive)
 static void
 conn_error(struct conn *c, int status)
 {
-	log_info("%s: request refused with %d %s", c->c_peer, status,
+	log_info("%s: request refused with %d %s", conn_peer(c), status,
 	    http_reason(status));
 	conn_answer_error(c, status, NULL, 0);
 	conn_finish(c);
@@ -1146,7 +1199,7 @@ static void
 conn_io_failed(struct conn *c, const char *what, int err)
 {
 	if (err != 0)
-		log_debug("%s: %s: %s", c->c_peer, what, strerror(err));
+		log_debug("%s: %s: %s", conn_peer(c), what, strerror(err));
 	conn_close(c);
 }
 
@@ -1261,8 +1314,8 @@ conn_bev_event_cb(struct bufferevent *bev, short what, void *arg)
 	 * OpenSSL's errors (a failed handshake, a plaintext request on a TLS
 	 * port) are the client's doing: logged at info; socket errors at debug.
 	 */
-	if ((what & BEV_EVENT_ERROR) && !tls_failed(bev, c->c_peer))
-		log_debug("%s: %s", c->c_peer, strerror(EVUTIL_SOCKET_ERROR()));
+	if ((what & BEV_EVENT_ERROR) && !tls_failed(bev, conn_peer(c)))
+		log_debug("%s: %s", conn_peer(c), strerror(EVUTIL_SOCKET_ERROR()));
 	/* EOF or error: nothing more can be read or written. */
 	conn_close(c);
 	conn_unref(c);
@@ -1278,17 +1331,17 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	conn_ref(c);
 	switch (c->c_state) {
 	case CONN_IDLE:
-		log_debug("%s: keep-alive timeout", c->c_peer);
+		log_debug("%s: keep-alive timeout", conn_peer(c));
 		conn_close(c);
 		break;
 	case CONN_HEAD:
 	case CONN_BODY:
-		log_info("%s: request timeout (%s)", c->c_peer,
+		log_info("%s: request timeout (%s)", conn_peer(c),
 		    c->c_state == CONN_HEAD ? "head" : "body");
 		conn_error(c, 408);
 		break;
 	case CONN_CLOSING:
-		log_info("%s: client does not read its response", c->c_peer);
+		log_info("%s: client does not read its response", conn_peer(c));
 		conn_close(c);
 		break;
 	case CONN_LINGER:

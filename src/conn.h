@@ -23,6 +23,8 @@
 #include <sys/queue.h>
 #include <sys/socket.h>
 
+#include <netinet/in.h>
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -137,6 +139,22 @@ struct conn_proto {
 	void	(*cp_closed)(struct conn *, void *arg);
 };
 
+/*
+ * Who is at the other end, kept compact and written out when a log line
+ * asks (conn_peer): as text, 64 bytes were a twentieth of an idle
+ * connection.  A socketpair's peer (a relayed TLS client, a forwarded
+ * request) is the text it was handed over with.
+ */
+struct conn_addr {
+	union {
+		struct in_addr	 cau_v4;
+		struct in6_addr	 cau_v6;
+		char		*cau_text;	/* AF_UNIX: xstrdup'd */
+	}			 ca_u;
+	uint16_t		 ca_port;	/* host order */
+	uint8_t			 ca_family;	/* AF_INET, AF_INET6, AF_UNIX */
+};
+
 struct conn {
 	TAILQ_ENTRY(conn)	 c_entry;
 	struct conn_host	*c_host;
@@ -169,8 +187,16 @@ struct conn {
 	uint32_t		 c_bodylen;	/* CONN_BODY: bytes of the body */
 	uint32_t		 c_nrequests;	/* served (keepalive_requests) */
 	uint32_t		 c_lingered;	/* bytes discarded in CONN_LINGER */
-	char			 c_peer[CONN_PEER_MAX];
+	struct conn_addr	 c_addr;	/* see conn_peer */
 };
+
+/*
+ * The peer as "address:port" (or the text it was handed over with), for
+ * log lines.  The string lives in a small ring of per-thread buffers:
+ * valid until CONN_PEER_RING more calls, so a log line may name a few.
+ */
+#define CONN_PEER_RING	4
+const char *conn_peer(const struct conn *);
 
 /* Take over an accepted socket; TLS with tls (the listener's context) set. */
 void	conn_accept(struct conn_host *, const struct conn_site *, int fd,

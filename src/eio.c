@@ -478,7 +478,7 @@ eio_error(struct conn *c, int code, const struct http_header *origin)
 	http_response(conn_output(c), status, "application/json",
 	    eio_cors(origin, cors, sizeof(cors)), body, (size_t)n,
 	    conn_keepalive(c));
-	log_debug("%s: engine.io error %d: %s", c->c_peer, code, eio_errors[code]);
+	log_debug("%s: engine.io error %d: %s", conn_peer(c), code, eio_errors[code]);
 }
 
 /*
@@ -1426,7 +1426,7 @@ eio_head(struct eio_server *srv, struct conn *c, const struct http_request *req)
 	    (uint64_t)req->hr_content_length > srv->srv_conf->c_max_payload) {
 		/* The body is not read: the connection cannot go on. */
 		log_info("%s: polling POST of %" PRId64 " bytes refused",
-		    c->c_peer, req->hr_content_length);
+		    conn_peer(c), req->hr_content_length);
 		eio_answer(c, 413, "text/plain", eio_cors_origin(srv, req), NULL, 0, 0);
 		conn_close_after_write(c);
 		return (EIO_HEAD_DONE);
@@ -1472,7 +1472,7 @@ eio_head(struct eio_server *srv, struct conn *c, const struct http_request *req)
 		return (EIO_HEAD_CONTINUE);
 	if (conn_handoff_via(c, h, slot) == 0)
 		return (EIO_HEAD_DONE);
-	log_warnx("%s: cannot hand over to slot %d", c->c_peer, slot);
+	log_warnx("%s: cannot hand over to slot %d", conn_peer(c), slot);
 	eio_answer(c, 503, "text/plain", eio_cors_origin(srv, req), NULL, 0, 0);
 	conn_close_after_write(c);
 	return (EIO_HEAD_DONE);
@@ -1509,7 +1509,7 @@ eio_ws_handshake(struct eio_server *srv, struct conn *c,
 
 	es = es_new(srv, ES_WEBSOCKET, origin);
 	es_session(es, req, cookie, sizeof(cookie));
-	nsp_client_set_handshake(es->es_client, handshake_new(c->c_peer, req,
+	nsp_client_set_handshake(es->es_client, handshake_new(conn_peer(c), req,
 	    &srv->srv_conf->c_trusted_proxies));
 	wc = ws_accept(c, req, cookie, srv->srv_conf->c_max_payload,
 	    srv->srv_conf->c_max_send_queue, &es_ws_handler, es);
@@ -1637,7 +1637,7 @@ eio_request_new(struct eio_server *srv, struct conn *c,
 		 * fill the worker's memory until their heartbeat times out.
 		 */
 		log_warnx("%s: %zu sessions (max_connections): handshake refused",
-		    c->c_peer, srv->srv_nsessions);
+		    conn_peer(c), srv->srv_nsessions);
 		if (upgrade)
 			eio_upgrade_error(c, 503, NULL, "Service Unavailable");
 		else
@@ -1655,7 +1655,7 @@ eio_request_new(struct eio_server *srv, struct conn *c,
 	}
 	es = es_new(srv, ES_POLLING, origin);
 	es_session(es, req, cookie, sizeof(cookie));
-	nsp_client_set_handshake(es->es_client, handshake_new(c->c_peer, req,
+	nsp_client_set_handshake(es->es_client, handshake_new(conn_peer(c), req,
 	    &srv->srv_conf->c_trusted_proxies));
 	if ((b = evbuffer_new()) == NULL)
 		fatalx("eio: out of memory");
@@ -1686,9 +1686,9 @@ eio_request(struct eio_server *srv, struct conn *c, const struct http_request *r
 	if (!eio_origin_allowed(srv, req, &origin)) {
 		if (origin == NULL)
 			log_info("%s: request without Origin refused "
-			    "(require_origin)", c->c_peer);
+			    "(require_origin)", conn_peer(c));
 		else
-			log_info("%s: origin %.*s refused", c->c_peer,
+			log_info("%s: origin %.*s refused", conn_peer(c),
 			    origin->hh_valuelen > EIO_ORIGIN_LOG_MAX ?
 			    EIO_ORIGIN_LOG_MAX : (int)origin->hh_valuelen,
 			    origin->hh_value);

@@ -548,7 +548,7 @@ forward_timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 	(void)fd;
 	(void)what;
-	log_info("%s: no answer from the session's node: 504", fw->fw_conn->c_peer);
+	log_info("%s: no answer from the session's node: 504", conn_peer(fw->fw_conn));
 	forward_wait_answer(fw, 504);
 }
 
@@ -575,12 +575,12 @@ forward_published(void *arg, struct redisReply *reply, const char *err)
 	fw = forward_wait_find(fp->fp_fwd, fp->fp_id);
 	if (fw != NULL) {
 		if (err != NULL) {
-			log_info("%s: cannot forward: %s", fw->fw_conn->c_peer, err);
+			log_info("%s: cannot forward: %s", conn_peer(fw->fw_conn), err);
 			forward_wait_answer(fw, 400);
 		} else if (reply != NULL && reply->type == REDIS_REPLY_INTEGER &&
 		    reply->integer == 0) {
 			log_debug("%s: nobody serves the session's node any more",
-			    fw->fw_conn->c_peer);
+			    conn_peer(fw->fw_conn));
 			forward_wait_answer(fw, 400);
 		}
 	}
@@ -604,7 +604,7 @@ forward_probed(void *arg, struct redisReply *reply, const char *err)
 	    reply->element[1]->type == REDIS_REPLY_INTEGER &&
 	    reply->element[1]->integer == 0) {
 		log_debug("%s: the session's node went away while we waited",
-		    fw->fw_conn->c_peer);
+		    conn_peer(fw->fw_conn));
 		forward_wait_answer(fw, 400);
 	}
 	free(fp);
@@ -651,7 +651,7 @@ forward_request(struct forward *fwd, struct conn *c, const struct http_request *
 	if (!redis_connected(fwd->fwd_redis))
 		return (-1);
 	if (fwd->fwd_nwaits >= FORWARD_PENDING_MAX) {
-		log_warnx("%s: %d requests forwarded already: refused", c->c_peer,
+		log_warnx("%s: %d requests forwarded already: refused", conn_peer(c),
 		    FORWARD_PENDING_MAX);
 		return (-1);
 	}
@@ -728,7 +728,7 @@ forward_request(struct forward *fwd, struct conn *c, const struct http_request *
 	conn_hold(c, &forward_conn_proto, fw);
 	redis_command(fwd->fwd_redis, forward_published, fp, 3, argv, argvlen);
 	stats_inc(STAT_FORWARDS);
-	log_debug("%s: %.*s forwarded to %s as #%llu", c->c_peer,
+	log_debug("%s: %.*s forwarded to %s as #%llu", conn_peer(c),
 	    (int)req->hr_method_len, req->hr_method_str, channel,
 	    (unsigned long long)fw->fw_id);
 	evbuffer_free(b);
@@ -759,7 +759,7 @@ forward_answer(struct forward *fwd, const void *msg, size_t len)
 	if (resplen == 0 || forward_resp_rewrite(conn_output(c), resp, resplen,
 	    conn_keepalive(c)) == -1) {
 		log_info("%s: the session's node gave no usable answer: 502",
-		    c->c_peer);
+		    conn_peer(c));
 		forward_wait_answer(fw, 502);
 		return;
 	}

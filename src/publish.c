@@ -384,21 +384,21 @@ publish_request(void *arg, struct conn *c, const struct http_request *req,
 	char			*channel = NULL, why[PUBLISH_ERR_MAX];
 
 	if (!publish_authorized(pb, req)) {
-		log_info("%s: publish: bad or missing bearer token", c->c_peer);
+		log_info("%s: publish: bad or missing bearer token", conn_peer(c));
 		publish_error(c, 401, "a valid bearer token is required", 0);
 		return;
 	}
 	if ((msg = evbuffer_new()) == NULL)
 		fatalx("publish: out of memory");
 	if (publish_parse(pb, body, len, msg, &channel, why) == -1) {
-		log_info("%s: publish refused: %s", c->c_peer, why);
+		log_info("%s: publish refused: %s", conn_peer(c), why);
 		publish_error(c, 400, why, 0);
 		evbuffer_free(msg);
 		return;
 	}
 	pr = xcalloc(1, sizeof(*pr));
 	pr->pr_conn = c;
-	snprintf(pr->pr_peer, sizeof(pr->pr_peer), "%s", c->c_peer);
+	snprintf(pr->pr_peer, sizeof(pr->pr_peer), "%s", conn_peer(c));
 	argv[0] = "PUBLISH";
 	argvlen[0] = 7;
 	argv[1] = channel;

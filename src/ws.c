@@ -338,7 +338,7 @@ ws_fail(struct ws_conn *wc, int code, const char *reason)
 {
 	struct conn *c = wc->wc_conn;
 
-	log_info("%s: websocket closed: %s (%d)", c->c_peer, reason, code);
+	log_info("%s: websocket closed: %s (%d)", conn_peer(c), reason, code);
 	ws_close_append(conn_output(c), code, NULL);
 	conn_close_after_write(c);
 	ws_detach(wc);
@@ -452,7 +452,7 @@ ws_check_queue(struct ws_conn *wc)
 	stats_inc(STAT_SLOW_DROPS);
 	log_warnx("%s: send queue of %zu bytes (%zu messages waiting) over "
 	    "max_send_queue %zu: client dropped as a slow reader",
-	    wc->wc_conn->c_peer, ws_queued(wc), (size_t)wc->wc_ring_n,
+	    conn_peer(wc->wc_conn), ws_queued(wc), (size_t)wc->wc_ring_n,
 	    wc->wc_max_send_queue);
 	ws_abort_conn(wc);
 	ws_die(wc, "transport error");
