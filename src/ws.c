@@ -56,7 +56,6 @@ struct ws_conn {
 	size_t			 wc_max_send_queue;
 	const struct ws_handler	*wc_handler;
 	void			*wc_arg;
-	struct event_base	*wc_base;
 	struct event		*wc_ev;		/* deferred close / close wait,
 						   made when first needed */
 	const char		*wc_reason;	/* for wh_closed */
@@ -183,17 +182,22 @@ ws_accept(struct conn *c, const struct http_request *req, const char *extra,
 	wc->wc_max_send_queue = max_send_queue;
 	wc->wc_handler = h;
 	wc->wc_arg = arg;
-	wc->wc_base = conn_base(c);
 	conn_takeover(c, &ws_proto, wc);
 	return (wc);
 }
 
-/* The connection's one timer, made on first use (idle ones never need it). */
+/*
+ * The connection's one timer, made on first use (idle ones never need
+ * it).  It runs on the connection's loop, so it is made while wc still
+ * has its connection: holding the loop as well would cost every idle
+ * websocket a pointer.
+ */
 static struct event *
 ws_ev(struct ws_conn *wc)
 {
 	if (wc->wc_ev == NULL &&
-	    (wc->wc_ev = evtimer_new(wc->wc_base, ws_ev_cb, wc)) == NULL)
+	    (wc->wc_ev = evtimer_new(conn_base(wc->wc_conn), ws_ev_cb,
+	    wc)) == NULL)
 		fatalx("ws: cannot create a timer");
 	return (wc->wc_ev);
 }
@@ -318,7 +322,8 @@ ws_ring_push(struct ws_conn *wc, struct nsp_msg *msg)
 
 /*
  * The connection is over for a reason the owner did not ask for: tell it
- * from the loop, never from inside one of its own calls.
+ * from the loop, never from inside one of its own calls.  Called before
+ * wc lets go of its connection, whose loop the timer is made on.
  */
 static void
 ws_die(struct ws_conn *wc, const char *reason)
@@ -341,8 +346,8 @@ ws_fail(struct ws_conn *wc, int code, const char *reason)
 	log_info("%s: websocket closed: %s (%d)", conn_peer(c), reason, code);
 	ws_close_append(conn_output(c), code, NULL);
 	conn_close_after_write(c);
-	ws_detach(wc);
 	ws_die(wc, "transport error");
+	ws_detach(wc);
 }
 
 static void
@@ -414,8 +419,8 @@ ws_read_cb(struct conn *c, void *arg)
 			/* Answer with the same code, then close. */
 			ws_close_append(conn_output(c), ev.we_code, NULL);
 			conn_close_after_write(c);
-			ws_detach(wc);
 			ws_die(wc, "transport close");
+			ws_detach(wc);
 			return;
 		case WS_EV_ERROR:
 			ws_fail(wc, ev.we_code, ev.we_error);
@@ -433,13 +438,14 @@ ws_closed_cb(struct conn *c, void *arg)
 	struct ws_conn *wc = arg;
 
 	(void)c;
-	ws_detach(wc);
 	if (wc->wc_state == WS_CLOSING) {
+		ws_detach(wc);
 		ws_ev_del(wc);
 		ws_free(wc);
 		return;
 	}
 	ws_die(wc, "transport close");
+	ws_detach(wc);
 }
 
 /* Enforce max_send_queue after queueing; -1 when the client was dropped. */
@@ -454,8 +460,8 @@ ws_check_queue(struct ws_conn *wc)
 	    "max_send_queue %zu: client dropped as a slow reader",
 	    conn_peer(wc->wc_conn), ws_queued(wc), (size_t)wc->wc_ring_n,
 	    wc->wc_max_send_queue);
-	ws_abort_conn(wc);
 	ws_die(wc, "transport error");
+	ws_abort_conn(wc);
 	return (-1);
 }
 
