@@ -47,8 +47,29 @@ enum ws_state {
 };
 
 /*
+ * What a websocket needs only while messages back up or once it closes.
+ * An idle one (most of them) holds none: it is made on first need, and
+ * freed when the ring empties unless the timer was made (then the
+ * connection is closing, and it lives as long as wc).
+ */
+struct ws_more {
+	struct event		*wm_ev;		/* deferred close / close wait */
+	const char		*wm_reason;	/* for wh_closed */
+	/*
+	 * Messages waiting for room in the output, oldest first (one ref
+	 * each).  They are bounded by max_send_queue (at most 1 GiB, and
+	 * the ring itself counts), so 32-bit counts are plenty.
+	 */
+	struct nsp_msg		**wm_ring;
+	size_t			 wm_ring_bytes;	/* their frames' bytes */
+	uint32_t		 wm_ring_cap;	/* a power of two, or 0 */
+	uint32_t		 wm_ring_head;
+	uint32_t		 wm_ring_n;
+};
+
+/*
  * One per websocket, idle ones included: the small fields go last, as
- * bytes and 32-bit counters, so that nothing is padding.
+ * bytes, so that nothing is padding.
  */
 struct ws_conn {
 	struct conn		*wc_conn;
@@ -56,19 +77,7 @@ struct ws_conn {
 	size_t			 wc_max_send_queue;
 	const struct ws_handler	*wc_handler;
 	void			*wc_arg;
-	struct event		*wc_ev;		/* deferred close / close wait,
-						   made when first needed */
-	const char		*wc_reason;	/* for wh_closed */
-	/*
-	 * Messages waiting for room in the output, oldest first (one ref
-	 * each).  They are bounded by max_send_queue (at most 1 GiB, and
-	 * the ring itself counts), so 32-bit counts are plenty.
-	 */
-	struct nsp_msg		**wc_ring;
-	size_t			 wc_ring_bytes;	/* their frames' bytes */
-	uint32_t		 wc_ring_cap;	/* a power of two, or 0 */
-	uint32_t		 wc_ring_head;
-	uint32_t		 wc_ring_n;
+	struct ws_more		*wc_more;	/* NULL while idle */
 	uint8_t			 wc_state;	/* enum ws_state */
 	uint8_t			 wc_reading;	/* inside the read callback */
 	uint8_t			 wc_zombie;	/* freed by the owner while reading */
@@ -186,6 +195,21 @@ ws_accept(struct conn *c, const struct http_request *req, const char *extra,
 	return (wc);
 }
 
+static struct ws_more *
+ws_more(struct ws_conn *wc)
+{
+	if (wc->wc_more == NULL)
+		wc->wc_more = xcalloc(1, sizeof(*wc->wc_more));
+	return (wc->wc_more);
+}
+
+/* Messages waiting in the ring. */
+static uint32_t
+ws_ring_n(const struct ws_conn *wc)
+{
+	return (wc->wc_more != NULL ? wc->wc_more->wm_ring_n : 0);
+}
+
 /*
  * The connection's one timer, made on first use (idle ones never need
  * it).  It runs on the connection's loop, so it is made while wc still
@@ -195,18 +219,20 @@ ws_accept(struct conn *c, const struct http_request *req, const char *extra,
 static struct event *
 ws_ev(struct ws_conn *wc)
 {
-	if (wc->wc_ev == NULL &&
-	    (wc->wc_ev = evtimer_new(conn_base(wc->wc_conn), ws_ev_cb,
+	struct ws_more *wm = ws_more(wc);
+
+	if (wm->wm_ev == NULL &&
+	    (wm->wm_ev = evtimer_new(conn_base(wc->wc_conn), ws_ev_cb,
 	    wc)) == NULL)
 		fatalx("ws: cannot create a timer");
-	return (wc->wc_ev);
+	return (wm->wm_ev);
 }
 
 static void
 ws_ev_del(struct ws_conn *wc)
 {
-	if (wc->wc_ev != NULL)
-		evtimer_del(wc->wc_ev);
+	if (wc->wc_more != NULL && wc->wc_more->wm_ev != NULL)
+		evtimer_del(wc->wc_more->wm_ev);
 }
 
 void
@@ -214,6 +240,26 @@ ws_rebind(struct ws_conn *wc, const struct ws_handler *h, void *arg)
 {
 	wc->wc_handler = h;
 	wc->wc_arg = arg;
+}
+
+/* Free what waits in the ring, the timer and wc->wc_more itself. */
+static void
+ws_more_free(struct ws_conn *wc)
+{
+	struct ws_more *wm = wc->wc_more;
+
+	if (wm == NULL)
+		return;
+	if (wm->wm_ev != NULL)
+		event_free(wm->wm_ev);
+	while (wm->wm_ring_n > 0) {
+		nsp_msg_unref(wm->wm_ring[wm->wm_ring_head]);
+		wm->wm_ring_head = (wm->wm_ring_head + 1) & (wm->wm_ring_cap - 1);
+		wm->wm_ring_n--;
+	}
+	free(wm->wm_ring);
+	free(wm);
+	wc->wc_more = NULL;
 }
 
 static void
@@ -226,15 +272,8 @@ ws_free(struct ws_conn *wc)
 		return;
 	}
 	ws_parser_free(&wc->wc_parser);
-	if (wc->wc_ev != NULL)
-		event_free(wc->wc_ev);
 	ws_detach(wc);
-	while (wc->wc_ring_n > 0) {
-		nsp_msg_unref(wc->wc_ring[wc->wc_ring_head]);
-		wc->wc_ring_head = (wc->wc_ring_head + 1) & (wc->wc_ring_cap - 1);
-		wc->wc_ring_n--;
-	}
-	free(wc->wc_ring);
+	ws_more_free(wc);
 	free(wc);
 }
 
@@ -274,26 +313,29 @@ static void	ws_append_msg(struct evbuffer *, struct nsp_msg *);
 static void
 ws_feed(struct ws_conn *wc, size_t high)
 {
+	struct ws_more	*wm = wc->wc_more;
 	struct evbuffer	*out;
 	struct nsp_msg	*msg;
 
-	if (wc->wc_conn == NULL)
-		return;
 	/* Only when something waits: an output made for nothing is written. */
-	out = wc->wc_ring_n > 0 ? conn_output(wc->wc_conn) : NULL;
-	while (wc->wc_ring_n > 0 && evbuffer_get_length(out) < high) {
-		msg = wc->wc_ring[wc->wc_ring_head];
-		wc->wc_ring_head = (wc->wc_ring_head + 1) & (wc->wc_ring_cap - 1);
-		wc->wc_ring_n--;
-		wc->wc_ring_bytes -= ws_msg_bytes(msg);
+	if (wc->wc_conn == NULL || wm == NULL || wm->wm_ring_n == 0)
+		return;
+	out = conn_output(wc->wc_conn);
+	while (wm->wm_ring_n > 0 && evbuffer_get_length(out) < high) {
+		msg = wm->wm_ring[wm->wm_ring_head];
+		wm->wm_ring_head = (wm->wm_ring_head + 1) & (wm->wm_ring_cap - 1);
+		wm->wm_ring_n--;
+		wm->wm_ring_bytes -= ws_msg_bytes(msg);
 		ws_append_msg(out, msg);
 		nsp_msg_unref(msg);
 	}
-	if (wc->wc_ring_n == 0 && wc->wc_ring_cap > 0) {
+	if (wm->wm_ring_n == 0) {
 		/* Nothing waits: hold no memory for it. */
-		free(wc->wc_ring);
-		wc->wc_ring = NULL;
-		wc->wc_ring_cap = wc->wc_ring_head = 0;
+		free(wm->wm_ring);
+		wm->wm_ring = NULL;
+		wm->wm_ring_cap = wm->wm_ring_head = 0;
+		if (wm->wm_ev == NULL)
+			ws_more_free(wc);
 	}
 }
 
@@ -301,23 +343,24 @@ ws_feed(struct ws_conn *wc, size_t high)
 static void
 ws_ring_push(struct ws_conn *wc, struct nsp_msg *msg)
 {
+	struct ws_more	 *wm = ws_more(wc);
 	struct nsp_msg	**ring;
 	size_t		  i, cap;
 
-	if (wc->wc_ring_n == wc->wc_ring_cap) {
-		cap = wc->wc_ring_cap == 0 ? WS_RING_MIN : wc->wc_ring_cap * 2;
+	if (wm->wm_ring_n == wm->wm_ring_cap) {
+		cap = wm->wm_ring_cap == 0 ? WS_RING_MIN : wm->wm_ring_cap * 2;
 		ring = xcalloc(cap, sizeof(*ring));
-		for (i = 0; i < wc->wc_ring_n; i++)
-			ring[i] = wc->wc_ring[(wc->wc_ring_head + i) &
-			    (wc->wc_ring_cap - 1)];
-		free(wc->wc_ring);
-		wc->wc_ring = ring;
-		wc->wc_ring_cap = cap;
-		wc->wc_ring_head = 0;
+		for (i = 0; i < wm->wm_ring_n; i++)
+			ring[i] = wm->wm_ring[(wm->wm_ring_head + i) &
+			    (wm->wm_ring_cap - 1)];
+		free(wm->wm_ring);
+		wm->wm_ring = ring;
+		wm->wm_ring_cap = cap;
+		wm->wm_ring_head = 0;
 	}
-	wc->wc_ring[(wc->wc_ring_head + wc->wc_ring_n++) & (wc->wc_ring_cap - 1)] =
+	wm->wm_ring[(wm->wm_ring_head + wm->wm_ring_n++) & (wm->wm_ring_cap - 1)] =
 	    nsp_msg_ref(msg);
-	wc->wc_ring_bytes += ws_msg_bytes(msg);
+	wm->wm_ring_bytes += ws_msg_bytes(msg);
 }
 
 /*
@@ -333,7 +376,7 @@ ws_die(struct ws_conn *wc, const char *reason)
 	if (wc->wc_state == WS_DEAD)
 		return;
 	wc->wc_state = WS_DEAD;
-	wc->wc_reason = reason;
+	ws_more(wc)->wm_reason = reason;
 	evtimer_add(ws_ev(wc), &tv);
 }
 
@@ -361,7 +404,7 @@ ws_ev_cb(evutil_socket_t fd, short what, void *arg)
 		if (wc->wc_conn != NULL) {
 			ws_abort_conn(wc);
 		}
-		wc->wc_handler->wh_closed(wc->wc_arg, wc->wc_reason);
+		wc->wc_handler->wh_closed(wc->wc_arg, wc->wc_more->wm_reason);
 		ws_free(wc);
 		return;
 	}
@@ -458,7 +501,7 @@ ws_check_queue(struct ws_conn *wc)
 	stats_inc(STAT_SLOW_DROPS);
 	log_warnx("%s: send queue of %zu bytes (%zu messages waiting) over "
 	    "max_send_queue %zu: client dropped as a slow reader",
-	    conn_peer(wc->wc_conn), ws_queued(wc), (size_t)wc->wc_ring_n,
+	    conn_peer(wc->wc_conn), ws_queued(wc), (size_t)ws_ring_n(wc),
 	    wc->wc_max_send_queue);
 	ws_die(wc, "transport error");
 	ws_abort_conn(wc);
@@ -542,7 +585,7 @@ ws_send_msg(struct ws_conn *wc, struct nsp_msg *msg)
 {
 	if (wc->wc_state != WS_OPEN || wc->wc_conn == NULL)
 		return (-1);
-	if (wc->wc_ring_n == 0 && conn_output_len(wc->wc_conn) == 0) {
+	if (ws_ring_n(wc) == 0 && conn_output_len(wc->wc_conn) == 0) {
 		struct iovec	iov[WS_IOV_MAX];
 		size_t		total = 0;
 		ssize_t		done;
@@ -560,7 +603,7 @@ ws_send_msg(struct ws_conn *wc, struct nsp_msg *msg)
 		if ((size_t)done == total)
 			return (0);	/* nothing queued: within any limit */
 		ws_append_msg_from(conn_output(wc->wc_conn), msg, (size_t)done);
-	} else if (wc->wc_ring_n == 0 &&
+	} else if (ws_ring_n(wc) == 0 &&
 	    conn_output_len(wc->wc_conn) < WS_FEED_HIGH)
 		ws_append_msg(conn_output(wc->wc_conn), msg);
 	else
@@ -621,8 +664,10 @@ ws_queued(const struct ws_conn *wc)
 	 * they back up here the kernel's unsent bytes count too: a reader
 	 * that stopped reading costs its send buffer as well.
 	 */
-	n = conn_output_len(wc->wc_conn) + wc->wc_ring_bytes +
-	    wc->wc_ring_cap * sizeof(*wc->wc_ring);
+	n = conn_output_len(wc->wc_conn);
+	if (wc->wc_more != NULL)
+		n += wc->wc_more->wm_ring_bytes +
+		    wc->wc_more->wm_ring_cap * sizeof(*wc->wc_more->wm_ring);
 	if (n > 0)
 		n += conn_kernel_queued(wc->wc_conn);
 	return (n);
