@@ -69,15 +69,15 @@ struct ws_more {
 
 /*
  * One per websocket, idle ones included: the small fields go last, as
- * bytes, so that nothing is padding.
+ * bytes and a 32-bit limit, so that nothing is padding.
  */
 struct ws_conn {
 	struct conn		*wc_conn;
 	struct ws_parser	 wc_parser;
-	size_t			 wc_max_send_queue;
 	const struct ws_handler	*wc_handler;
 	void			*wc_arg;
 	struct ws_more		*wc_more;	/* NULL while idle */
+	uint32_t		 wc_max_send_queue;	/* see ws_accept */
 	uint8_t			 wc_state;	/* enum ws_state */
 	uint8_t			 wc_reading;	/* inside the read callback */
 	uint8_t			 wc_zombie;	/* freed by the owner while reading */
@@ -188,7 +188,13 @@ ws_accept(struct conn *c, const struct http_request *req, const char *extra,
 	wc = xcalloc(1, sizeof(*wc));
 	wc->wc_conn = c;
 	ws_parser_init(&wc->wc_parser, max_payload);
-	wc->wc_max_send_queue = max_send_queue;
+	/*
+	 * The configuration bounds max_send_queue at 1 GiB; a larger ask
+	 * (4 GiB or more, no limit in practice) is held at UINT32_MAX
+	 * rather than give every connection a 64-bit field.
+	 */
+	wc->wc_max_send_queue = max_send_queue > UINT32_MAX ? UINT32_MAX :
+	    (uint32_t)max_send_queue;
 	wc->wc_handler = h;
 	wc->wc_arg = arg;
 	conn_takeover(c, &ws_proto, wc);
@@ -502,7 +508,7 @@ ws_check_queue(struct ws_conn *wc)
 	log_warnx("%s: send queue of %zu bytes (%zu messages waiting) over "
 	    "max_send_queue %zu: client dropped as a slow reader",
 	    conn_peer(wc->wc_conn), ws_queued(wc), (size_t)ws_ring_n(wc),
-	    wc->wc_max_send_queue);
+	    (size_t)wc->wc_max_send_queue);
 	ws_die(wc, "transport error");
 	ws_abort_conn(wc);
 	return (-1);

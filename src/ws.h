@@ -43,6 +43,7 @@ int	ws_upgrade_check(const struct http_request *, const char **extra);
 /*
  * Send the 101 response (with extra header lines, may be NULL) and take
  * the connection over.  The request must have passed ws_upgrade_check.
+ * A max_send_queue above UINT32_MAX is taken as UINT32_MAX.
  */
 struct ws_conn *ws_accept(struct conn *, const struct http_request *,
 	    const char *extra, size_t max_payload, size_t max_send_queue,
