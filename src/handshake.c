@@ -123,18 +123,23 @@ handshake_forwarded(char address[HANDSHAKE_ADDR_MAX], const struct http_request 
 	}
 }
 
-/* Append name\0value\0 to the block; 0, or -1 when over the bound. */
+/*
+ * Append name\0value\0 to block (HANDSHAKE_BYTES_MAX bytes, on the
+ * caller's stack: the pairs are gathered there and copied once into the
+ * handshake's own allocation, so no growing buffer leaves a hole in the
+ * heap between a session's long-lived objects).  0, or -1 when over the
+ * bound.
+ */
 static int
-handshake_put(char **block, size_t *len, const char *name, size_t nlen,
+handshake_put(char *block, size_t *len, const char *name, size_t nlen,
     const char *value, size_t vlen)
 {
 	if (*len + nlen + vlen + 2 > HANDSHAKE_BYTES_MAX)
 		return (-1);
-	*block = xreallocarray(*block, *len + nlen + vlen + 2, 1);
-	memcpy(*block + *len, name, nlen);
-	(*block)[*len + nlen] = '\0';
-	memcpy(*block + *len + nlen + 1, value, vlen);
-	(*block)[*len + nlen + 1 + vlen] = '\0';
+	memcpy(block + *len, name, nlen);
+	block[*len + nlen] = '\0';
+	memcpy(block + *len + nlen + 1, value, vlen);
+	block[*len + nlen + 1 + vlen] = '\0';
 	*len += nlen + vlen + 2;
 	return (0);
 }
@@ -159,7 +164,7 @@ handshake_unescape(char *s, size_t len)
 }
 
 static void
-handshake_query_parse(char **block, size_t *len, const struct http_request *req)
+handshake_query_parse(char *block, size_t *len, const struct http_request *req)
 {
 	char		 buf[HANDSHAKE_BYTES_MAX];
 	const char	*q = req->hr_query, *end, *amp, *eq;
@@ -195,7 +200,8 @@ handshake_new(const char *peer, const struct http_request *req,
 {
 	struct handshake	*hs;
 	const struct http_header *h;
-	char			 address[HANDSHAKE_ADDR_MAX], *block = NULL, *p;
+	char			 address[HANDSHAKE_ADDR_MAX], *p;
+	char			 block[HANDSHAKE_BYTES_MAX];
 	size_t			 i, alen, hlen, len = 0;
 
 	handshake_peer_ip(peer, address, sizeof(address));
@@ -203,12 +209,12 @@ handshake_new(const char *peer, const struct http_request *req,
 		handshake_forwarded(address, req, trusted);
 	for (i = 0; i < req->hr_nheaders; i++) {
 		h = &req->hr_headers[i];
-		if (handshake_put(&block, &len, h->hh_name, h->hh_namelen,
+		if (handshake_put(block, &len, h->hh_name, h->hh_namelen,
 		    h->hh_value, h->hh_valuelen) == -1)
 			break;
 	}
 	hlen = len;
-	handshake_query_parse(&block, &len, req);
+	handshake_query_parse(block, &len, req);
 
 	/* Gathered: now one allocation of the exact size, lists ended. */
 	alen = strlen(address) + 1;
@@ -225,7 +231,6 @@ handshake_new(const char *peer, const struct http_request *req,
 		memcpy(p, block + hlen, len - hlen);
 	p += len - hlen;
 	*p = '\0';
-	free(block);
 	return (hs);
 }
 
