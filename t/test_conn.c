@@ -120,6 +120,16 @@ hold_request(void *arg, struct conn *c, const struct http_request *req,
 	conn_hold(c, &test_proto, NULL);
 }
 
+/* Answer 101 and hand the connection to proto. */
+static void
+switch_protocols(struct conn *c, const char *name,
+    const struct conn_proto *proto)
+{
+	evbuffer_add_printf(conn_output(c),
+	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: %s\r\n\r\n", name);
+	conn_takeover(c, proto, NULL);
+}
+
 static void
 upgrade_request(void *arg, struct conn *c, const struct http_request *req,
     const char *body, size_t bodylen)
@@ -128,9 +138,7 @@ upgrade_request(void *arg, struct conn *c, const struct http_request *req,
 	(void)req;
 	(void)body;
 	(void)bodylen;
-	evbuffer_add_printf(conn_output(c),
-	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: test\r\n\r\n");
-	conn_takeover(c, &test_proto, NULL);
+	switch_protocols(c, "test", &test_proto);
 }
 
 static void
@@ -194,9 +202,7 @@ duel_request(void *arg, struct conn *c, const struct http_request *req,
 	(void)req;
 	(void)body;
 	(void)bodylen;
-	evbuffer_add_printf(conn_output(c),
-	    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: duel\r\n\r\n");
-	conn_takeover(c, &duel_proto, NULL);
+	switch_protocols(c, "duel", &duel_proto);
 }
 
 /* A route that closes its connection from inside the request callback. */
