@@ -230,7 +230,14 @@ def check_lone_polling(lb, sid, tags, nodes):
           ", ".join(sorted(set(servers))))
     check(all(a != b for a, b in zip(servers, servers[1:])),
           "up to its last GET, each on another node than the one before")
-    check(all(r[2] == 200 for r in reqs), "every one of them answered 200")
+    # Its last long-poll may race the close it POSTed: reaching the owner
+    # after the session ended, it is told "Session ID unknown" (400), as
+    # the reference server tells it.
+    late = len(reqs) - 1 if reqs and reqs[-1][3] == "GET" and \
+        reqs[-1][2] == 400 and any(r[3] == "POST" for r in reqs[:-1]) else None
+    check(all(r[2] == 200 for i, r in enumerate(reqs) if i != late),
+          "every one of them answered 200%s" %
+          (" (but a last GET after the close: 400)" if late is not None else ""))
     owner = next(n for n, t in zip(nodes, tags) if t == sid[:4])
     forwarding = [n for n in nodes if n is not owner]
     check(all("forwarded to" in n.logtext() for n in forwarding),
