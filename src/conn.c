@@ -249,13 +249,14 @@ conn_read_bound(const struct conn *c)
 
 /*
  * Watch the socket for input or stop, as the state asks: not once reading
- * is off, nor while the input holds c_read_max bytes (TCP then pushes
- * back on the client).  Buffers that emptied are freed.
+ * is off, nor while the input holds conn_read_bound bytes (TCP then
+ * pushes back on the client).  Buffers that emptied are freed.
  */
 static void
 conn_io_settle(struct conn *c)
 {
-	int want;
+	size_t	max;
+	int	want;
 
 	if (c->c_bev != NULL || (c->c_io & CONN_IO_DEAD))
 		return;
@@ -263,8 +264,9 @@ conn_io_settle(struct conn *c)
 		conn_buffer_put(c->c_host, c->c_in);
 		c->c_in = NULL;
 	}
-	want = !(c->c_io & CONN_IO_NOREAD) && (conn_read_bound(c) == 0 ||
-	    conn_input_len(c) < conn_read_bound(c));
+	max = conn_read_bound(c);
+	want = !(c->c_io & CONN_IO_NOREAD) &&
+	    (max == 0 || conn_input_len(c) < max);
 	if (want == !!(c->c_io & CONN_IO_READING))
 		return;
 	if (want) {
@@ -531,16 +533,25 @@ conn_peer(const struct conn *c)
 	static _Thread_local char	 ring[CONN_PEER_RING][CONN_PEER_MAX];
 	static _Thread_local unsigned	 next;
 	const struct conn_addr		*ca = &c->c_addr;
-	char				*buf, host[INET6_ADDRSTRLEN];
+	struct sockaddr_storage		 ss;
+	struct sockaddr_in		*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6		*sin6 = (struct sockaddr_in6 *)&ss;
+	char				*buf;
 
 	if (ca->ca_family == AF_UNIX)
 		return (ca->ca_u.cau_text);
+	memset(&ss, 0, sizeof(ss));
+	if (ca->ca_family == AF_INET) {
+		sin->sin_family = AF_INET;
+		sin->sin_addr = ca->ca_u.cau_v4;
+		sin->sin_port = htons(ca->ca_port);
+	} else {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_addr = ca->ca_u.cau_v6;
+		sin6->sin6_port = htons(ca->ca_port);
+	}
 	buf = ring[next++ % CONN_PEER_RING];
-	if (inet_ntop(ca->ca_family, &ca->ca_u, host, sizeof(host)) == NULL)
-		snprintf(host, sizeof(host), "?");
-	snprintf(buf, CONN_PEER_MAX, ca->ca_family == AF_INET6 ? "[%s]:%u" :
-	    "%s:%u", host, ca->ca_port);
-	return (buf);
+	return (addr_format((struct sockaddr *)&ss, buf, CONN_PEER_MAX));
 }
 
 static struct conn *
@@ -550,7 +561,6 @@ conn_new(struct conn_host *h, const struct conn_site *site, int fd,
 	struct conn	*c;
 	char		 peer[CONN_PEER_MAX];
 
-	addr_format(sa, peer, sizeof(peer));	/* for the failures below */
 	if (tls != NULL) {
 		c = xcalloc(1, sizeof(*c));
 		c->c_fd = -1;
@@ -559,7 +569,8 @@ conn_new(struct conn_host *h, const struct conn_site *site, int fd,
 		 * does.  fd is closed on failure.
 		 */
 		if ((c->c_bev = tls_bufferevent_new(h->ch_base, fd, tls)) == NULL) {
-			log_warnx("%s: cannot create a TLS bufferevent", peer);
+			log_warnx("%s: cannot create a TLS bufferevent",
+			    addr_format(sa, peer, sizeof(peer)));
 			free(c);
 			return (NULL);
 		}
@@ -568,7 +579,8 @@ conn_new(struct conn_host *h, const struct conn_site *site, int fd,
 		bufferevent_enable(c->c_bev, EV_READ | EV_WRITE);
 	} else {
 		if (conn_epoll_open(h) == -1) {
-			log_warnx("%s: cannot watch the connection", peer);
+			log_warnx("%s: cannot watch the connection",
+			    addr_format(sa, peer, sizeof(peer)));
 			close(fd);
 			return (NULL);
 		}
@@ -1214,8 +1226,8 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	conn_ref(c);
 	held = conn_input_len(c);
-	if ((max = conn_read_bound(c)) > 0 && max - held < room)
-		room = held < max ? max - held : 0;
+	if ((max = conn_read_bound(c)) > 0)
+		room = held >= max ? 0 : max - held < room ? max - held : room;
 	/*
 	 * Through the stack: the input buffer gets a chain of the size read
 	 * (an idle connection's few bytes cost no 16 kB), and no FIONREAD

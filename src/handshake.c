@@ -86,8 +86,8 @@ handshake_addr_in(const char *addr, const struct conf_strings *list)
  * them cannot be trusted either.
  */
 static void
-handshake_forwarded(char address[HANDSHAKE_ADDR_MAX], const struct http_request *req,
-    const struct conf_strings *trusted)
+handshake_forwarded(char address[HANDSHAKE_ADDR_MAX],
+    const struct http_request *req, const struct conf_strings *trusted)
 {
 	const struct http_header	*h;
 	const char			*v, *p, *start;
